@@ -1,0 +1,540 @@
+//! The classification scheme (tag policy): from a resource and, when it is new, the event that
+//! created it, to a tag plan and tag-policy verdicts.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::finding::{Evidence, Severity};
+use crate::path::AttrPath;
+use crate::policy::{DeriveFrom, Transform};
+use crate::resource::{Resolved, Resource};
+use crate::rules::{Condition, Truth};
+use crate::tags::{Tags, validate_write};
+
+/// Who created a resource and when, from its CloudTrail event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreationEvent {
+    /// The creating identity's ARN.
+    pub creator_arn: Option<String>,
+    /// A short name: user name, role session name, SSO user name, `root`, service name.
+    pub creator_name: Option<String>,
+    /// `IAMUser`, `AssumedRole`, `FederatedUser`, `Root`, `AWSService`, ...
+    pub creator_type: Option<String>,
+    /// The event time.
+    pub time: Option<DateTime<Utc>>,
+    /// The API call, e.g. `RunInstances`.
+    pub event_name: Option<String>,
+}
+
+/// What a tag-plan entry does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagAction {
+    /// Add a missing tag.
+    Add,
+    /// Replace a value (only where the scheme says `overwrite: true`, or the value is invalid
+    /// and the scheme can compute the right one with `overwrite`).
+    Fix,
+}
+
+/// One change the plan makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagChange {
+    /// The key.
+    pub key: String,
+    /// Add or fix.
+    pub action: TagAction,
+    /// The current value, for a fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_value: Option<String>,
+    /// The value to write.
+    pub new_value: String,
+    /// Why, for people: `derived from account 111111111111`, `default`.
+    pub reason: String,
+}
+
+/// The tag changes for one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagPlan {
+    /// The resource.
+    pub arn: String,
+    /// Its type.
+    pub resource_type: String,
+    /// Its account.
+    pub account_id: String,
+    /// Its region.
+    pub region: String,
+    /// The changes.
+    pub changes: Vec<TagChange>,
+    /// Changes refused because the result would break AWS's tag rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
+}
+
+impl TagPlan {
+    /// The tags to write.
+    pub fn to_write(&self) -> Tags {
+        self.changes
+            .iter()
+            .map(|c| (c.key.clone(), c.new_value.clone()))
+            .collect()
+    }
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+/// The verdict on one governed tag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagVerdict {
+    /// The key.
+    pub key: String,
+    /// Whether the resource carries a valid value now.
+    pub ok: bool,
+    /// Whether the tag is required (a missing optional tag is not a failure).
+    pub required: bool,
+    /// What was found.
+    pub message: String,
+    /// The tag's current value.
+    pub evidence: Evidence,
+    /// Severity of a failure.
+    pub severity: Severity,
+}
+
+/// The result of classifying one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classification {
+    /// The tag plan.
+    pub plan: TagPlan,
+    /// The tags the resource carries once the plan is applied.
+    pub effective_tags: Tags,
+    /// One verdict per governed tag in scope.
+    pub verdicts: Vec<TagVerdict>,
+}
+
+/// The classification side of a policy: implemented by [`ClassificationScheme`], and by
+/// anything else that can compute a tag plan for a resource. Synchronous and pure.
+pub trait TagPolicy: Send + Sync {
+    /// Classifies one resource; `event` is its creation event when known.
+    fn classify(&self, resource: &Resource, event: Option<&CreationEvent>) -> Classification;
+    /// The tag keys it governs.
+    fn keys(&self) -> Vec<String>;
+}
+
+/// Where a derivation reads.
+#[derive(Debug, Clone)]
+pub enum DeriveSource {
+    /// An attribute of the resource or event.
+    Attr(DeriveFrom),
+    /// A tag.
+    Tag(String),
+    /// An attribute path.
+    Path(AttrPath),
+    /// The maximum of numeric tags.
+    MaxOf(Vec<String>),
+    /// No source: `value` is a literal.
+    Literal,
+}
+
+/// A compiled derivation.
+#[derive(Debug, Clone)]
+pub struct CompiledDerive {
+    /// Source.
+    pub source: DeriveSource,
+    /// Condition.
+    pub when: Option<Condition>,
+    /// Extraction.
+    pub regex: Option<Regex>,
+    /// Lookup table.
+    pub map: Option<BTreeMap<String, String>>,
+    /// Literal or template.
+    pub value: Option<String>,
+    /// Case.
+    pub transform: Option<Transform>,
+}
+
+/// A compiled tag rule.
+#[derive(Debug, Clone)]
+pub struct CompiledTagRule {
+    /// The key.
+    pub key: String,
+    /// Required?
+    pub required: bool,
+    /// Type patterns (empty: all).
+    pub types: Vec<Regex>,
+    /// Allowed values (empty: any).
+    pub allowed: Vec<String>,
+    /// Whole-value pattern.
+    pub pattern: Option<Regex>,
+    /// Derivations.
+    pub derive: Vec<CompiledDerive>,
+    /// Default.
+    pub default: Option<String>,
+    /// Overwrite a person's value?
+    pub overwrite: bool,
+    /// Severity of a violation.
+    pub severity: Severity,
+}
+
+impl CompiledTagRule {
+    fn applies_to(&self, resource_type: &str) -> bool {
+        self.types.is_empty() || self.types.iter().any(|r| r.is_match(resource_type))
+    }
+    fn allows(&self, v: &str) -> bool {
+        (self.allowed.is_empty() || self.allowed.iter().any(|a| a == v))
+            && self.pattern.as_ref().is_none_or(|r| r.is_match(v))
+    }
+    fn describe_allowed(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.allowed.is_empty() {
+            parts.push(format!("one of {}", self.allowed.join(", ")));
+        }
+        if let Some(p) = &self.pattern {
+            parts.push(format!("matching `{}`", p.as_str()));
+        }
+        parts.join(" and ")
+    }
+}
+
+/// The classification scheme compiled from a policy.
+#[derive(Debug, Clone, Default)]
+pub struct ClassificationScheme {
+    /// Tag rules in order.
+    pub rules: Vec<CompiledTagRule>,
+}
+
+fn attr(r: &Resource, ev: Option<&CreationEvent>, f: DeriveFrom) -> Option<(String, String)> {
+    let (v, what) = match f {
+        DeriveFrom::Account => (Some(r.account_id.clone()).filter(|s| !s.is_empty()), "account"),
+        DeriveFrom::Region => (Some(r.aws_region.clone()), "region"),
+        DeriveFrom::Name => (Some(r.display_name().to_string()), "name"),
+        DeriveFrom::Type => (Some(r.resource_type.clone()), "type"),
+        DeriveFrom::Id => (Some(r.resource_id.clone()), "id"),
+        DeriveFrom::Arn => (Some(r.arn.clone()), "ARN"),
+        DeriveFrom::EventCreator => (ev.and_then(|e| e.creator_arn.clone()), "creator"),
+        DeriveFrom::EventCreatorName => (ev.and_then(|e| e.creator_name.clone()), "creator"),
+        DeriveFrom::EventCreatorType => (ev.and_then(|e| e.creator_type.clone()), "creator type"),
+        DeriveFrom::EventTime => (
+            ev.and_then(|e| e.time).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            "creation time",
+        ),
+        DeriveFrom::EventDate => (
+            ev.and_then(|e| e.time).map(|t| t.format("%Y-%m-%d").to_string()),
+            "creation date",
+        ),
+    };
+    v.map(|v| {
+        let why = format!("{what} `{v}`");
+        (v, why)
+    })
+}
+
+impl CompiledDerive {
+    fn apply(&self, r: &Resource, ev: Option<&CreationEvent>, planned: &Tags) -> Option<(String, String)> {
+        if let Some(w) = &self.when {
+            if w.eval(r, planned) != Truth::True {
+                return None;
+            }
+        }
+        let (src, why) = match &self.source {
+            DeriveSource::Attr(f) => attr(r, ev, *f)?,
+            DeriveSource::Tag(k) => {
+                let v = planned.get(k)?.clone();
+                let why = format!("tag `{k}` = `{v}`");
+                (v, why)
+            }
+            DeriveSource::Path(p) => match r.resolve_with(p, planned) {
+                Resolved::Values(v) => {
+                    let first = v.first()?;
+                    let s = match first.to_json() {
+                        serde_json::Value::String(s) => s,
+                        serde_json::Value::Null => return None,
+                        other => other.to_string(),
+                    };
+                    let why = format!("`{}` = `{s}`", p.as_str());
+                    (s, why)
+                }
+                Resolved::Unobserved(_) => return None,
+            },
+            DeriveSource::MaxOf(keys) => {
+                let mut best: Option<i64> = None;
+                for k in keys {
+                    let n: i64 = planned.get(k)?.trim().parse().ok()?;
+                    best = Some(best.map_or(n, |b| b.max(n)));
+                }
+                let b = best?;
+                (b.to_string(), format!("highest of {} = {b}", keys.join("/")))
+            }
+            DeriveSource::Literal => {
+                let v = self.value.clone()?;
+                return Some((self.finish(v), "fixed value".into()));
+            }
+        };
+        let mut value = src.clone();
+        if let Some(re) = &self.regex {
+            let caps = re.captures(&src)?;
+            value = match &self.value {
+                Some(t) => {
+                    let mut out = String::new();
+                    caps.expand(t, &mut out);
+                    out
+                }
+                None => caps
+                    .get(1)
+                    .or_else(|| caps.get(0))
+                    .map(|m| m.as_str().to_string())
+                    .unwrap_or_default(),
+            };
+        } else if self.map.is_none() {
+            if let Some(v) = &self.value {
+                value = v.clone();
+            }
+        }
+        if let Some(map) = &self.map {
+            value = map.get(&value).or_else(|| map.get("*"))?.clone();
+        }
+        if value.is_empty() {
+            return None;
+        }
+        Some((self.finish(value), format!("derived from {why}")))
+    }
+
+    fn finish(&self, v: String) -> String {
+        match self.transform {
+            Some(Transform::Lower) => v.to_lowercase(),
+            Some(Transform::Upper) => v.to_uppercase(),
+            None => v,
+        }
+    }
+}
+
+impl TagPolicy for ClassificationScheme {
+    fn keys(&self) -> Vec<String> {
+        self.rules.iter().map(|r| r.key.clone()).collect()
+    }
+
+    fn classify(&self, r: &Resource, ev: Option<&CreationEvent>) -> Classification {
+        let mut planned = r.tags.clone();
+        let mut changes = Vec::new();
+        let mut verdicts = Vec::new();
+        for rule in self.rules.iter().filter(|t| t.applies_to(&r.resource_type)) {
+            let current = r.tags.get(&rule.key).cloned();
+            let derived = rule
+                .derive
+                .iter()
+                .find_map(|d| d.apply(r, ev, &planned))
+                .filter(|(v, _)| rule.allows(v));
+            let proposal = derived.or_else(|| {
+                rule.default
+                    .clone()
+                    .map(|d| (d, "default of the classification scheme".to_string()))
+            });
+            let evidence = Evidence::new(
+                format!("tags.{}", rule.key),
+                current.clone().map(serde_json::Value::String).unwrap_or(serde_json::Value::Null),
+            );
+            match current {
+                Some(cur) if rule.allows(&cur) => {
+                    if rule.overwrite {
+                        if let Some((v, why)) = proposal.filter(|(v, _)| v != &cur) {
+                            changes.push(TagChange {
+                                key: rule.key.clone(),
+                                action: TagAction::Fix,
+                                old_value: Some(cur.clone()),
+                                new_value: v.clone(),
+                                reason: format!("{why} (the scheme overwrites this tag)"),
+                            });
+                            planned.insert(rule.key.clone(), v);
+                        }
+                    }
+                    verdicts.push(TagVerdict {
+                        key: rule.key.clone(),
+                        ok: true,
+                        required: rule.required,
+                        message: format!("tag `{}` is `{cur}`", rule.key),
+                        evidence,
+                        severity: rule.severity,
+                    });
+                }
+                Some(cur) => {
+                    let mut message = format!(
+                        "tag `{}` is `{cur}`, which is not allowed (expected {})",
+                        rule.key,
+                        rule.describe_allowed()
+                    );
+                    match proposal {
+                        Some((v, why)) if rule.overwrite => {
+                            message.push_str(&format!("; the plan sets `{v}`"));
+                            changes.push(TagChange {
+                                key: rule.key.clone(),
+                                action: TagAction::Fix,
+                                old_value: Some(cur.clone()),
+                                new_value: v.clone(),
+                                reason: why,
+                            });
+                            planned.insert(rule.key.clone(), v);
+                        }
+                        _ => message.push_str("; a person must fix it (the scheme does not overwrite this tag)"),
+                    }
+                    verdicts.push(TagVerdict {
+                        key: rule.key.clone(),
+                        ok: false,
+                        required: true,
+                        message,
+                        evidence,
+                        severity: rule.severity,
+                    });
+                }
+                None => {
+                    let mut message = format!("tag `{}` is missing", rule.key);
+                    match proposal {
+                        Some((v, why)) => {
+                            message.push_str(&format!("; the plan adds `{v}` ({why})"));
+                            changes.push(TagChange {
+                                key: rule.key.clone(),
+                                action: TagAction::Add,
+                                old_value: None,
+                                new_value: v.clone(),
+                                reason: why,
+                            });
+                            planned.insert(rule.key.clone(), v);
+                        }
+                        None => message.push_str("; nothing to derive it from, a person must set it"),
+                    }
+                    verdicts.push(TagVerdict {
+                        key: rule.key.clone(),
+                        ok: false,
+                        required: rule.required,
+                        message,
+                        evidence,
+                        severity: rule.severity,
+                    });
+                }
+            }
+        }
+        // Validate what would be written against AWS's rules; refuse what breaks them.
+        let mut refused = Vec::new();
+        let to_write: Tags = changes.iter().map(|c| (c.key.clone(), c.new_value.clone())).collect();
+        let violations = validate_write(&r.tags, &to_write);
+        if !violations.is_empty() {
+            for v in &violations {
+                refused.push(v.to_string());
+            }
+            let bad_keys: Vec<&str> = violations.iter().map(|v| v.key.as_str()).collect();
+            let whole_set = bad_keys.iter().any(|k| k.is_empty());
+            changes.retain(|c| !whole_set && !bad_keys.contains(&c.key.as_str()));
+            planned = r.tags.clone();
+            for c in &changes {
+                planned.insert(c.key.clone(), c.new_value.clone());
+            }
+        }
+        Classification {
+            plan: TagPlan {
+                arn: r.arn.clone(),
+                resource_type: r.resource_type.clone(),
+                account_id: r.account_id.clone(),
+                region: r.aws_region.clone(),
+                changes,
+                refused,
+            },
+            effective_tags: planned,
+            verdicts,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+
+    fn scheme(y: &str) -> ClassificationScheme {
+        let p = Policy::from_str_named(y, "t.yaml", &[]).unwrap();
+        (*p.classification.unwrap()).clone()
+    }
+
+    const Y: &str = r#"
+version: 1
+classification:
+  tags:
+    - key: Environment
+      allowed: [prod, staging, dev]
+      derive:
+        - from: account
+          map: {"111111111111": prod, "222222222222": dev}
+        - from: name
+          regex: '^(prod|staging|dev)-'
+    - key: Owner
+      derive:
+        - from: event.creator-name
+      default: unassigned
+    - key: DataClassification
+      allowed: [public, internal, confidential, restricted]
+      default: internal
+    - key: Confidentiality
+      allowed: ["1", "2", "3"]
+      derive:
+        - from_tag: DataClassification
+          map: {public: "1", internal: "2", confidential: "3", restricted: "3"}
+    - key: AssetGrade
+      overwrite: true
+      derive:
+        - max_of: [Confidentiality]
+          map: {"3": A, "2": B, "1": C}
+"#;
+
+    #[test]
+    fn derives_defaults_and_grades() {
+        let s = scheme(Y);
+        let mut r = Resource::new("arn:aws:s3:::staging-logs", "AWS::S3::Bucket");
+        r.account_id = "333333333333".into();
+        r.tags.insert("DataClassification".into(), "confidential".into());
+        r.tags.insert("AssetGrade".into(), "C".into());
+        let ev = CreationEvent {
+            creator_name: Some("alice".into()),
+            ..Default::default()
+        };
+        let c = s.classify(&r, Some(&ev));
+        let w = c.plan.to_write();
+        assert_eq!(w.get("Environment").map(String::as_str), Some("staging"));
+        assert_eq!(w.get("Owner").map(String::as_str), Some("alice"));
+        assert_eq!(w.get("Confidentiality").map(String::as_str), Some("3"));
+        assert_eq!(w.get("AssetGrade").map(String::as_str), Some("A"));
+        assert!(!w.contains_key("DataClassification"), "a person's value is kept");
+        let fix = c.plan.changes.iter().find(|c| c.key == "AssetGrade").unwrap();
+        assert_eq!(fix.action, TagAction::Fix);
+        assert_eq!(fix.old_value.as_deref(), Some("C"));
+        assert_eq!(c.effective_tags.get("AssetGrade").map(String::as_str), Some("A"));
+    }
+
+    #[test]
+    fn never_overwrites_without_permission() {
+        let s = scheme(Y);
+        let mut r = Resource::new("arn:aws:s3:::prod-x", "AWS::S3::Bucket");
+        r.account_id = "111111111111".into();
+        r.tags.insert("Environment".into(), "Production".into());
+        let c = s.classify(&r, None);
+        assert!(!c.plan.changes.iter().any(|c| c.key == "Environment"));
+        let v = c.verdicts.iter().find(|v| v.key == "Environment").unwrap();
+        assert!(!v.ok);
+        assert!(v.message.contains("not allowed"), "{}", v.message);
+        assert!(v.message.contains("a person must fix it"), "{}", v.message);
+    }
+
+    #[test]
+    fn invalid_values_are_refused_before_writing() {
+        let s = scheme("version: 1\nclassification:\n  tags:\n    - key: Owner\n      derive:\n        - from: event.creator-name\n");
+        let r = Resource::new("arn:aws:s3:::b", "AWS::S3::Bucket");
+        let ev = CreationEvent {
+            creator_name: Some("bad;name".into()),
+            ..Default::default()
+        };
+        let c = s.classify(&r, Some(&ev));
+        assert!(c.plan.changes.is_empty());
+        assert!(c.plan.refused[0].contains("`;`"), "{:?}", c.plan.refused);
+    }
+}

@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+
+pub mod arn;
+pub mod check;
+pub mod checks;
+pub mod classify;
+pub mod declarative;
+pub mod error;
+pub mod finding;
+pub mod location;
+pub mod path;
+pub mod policy;
+pub mod resource;
+pub mod resource_type;
+pub mod rules;
+pub mod tags;
+
+pub use arn::Arn;
+pub use check::{Check, CheckMeta, EvalContext, Outcome};
+pub use classify::{Classification, CreationEvent, TagPlan, TagPolicy};
+pub use error::{Error, PolicyError, Result};
+pub use finding::{Evidence, Finding, Severity, Status};
+pub use policy::Policy;
+pub use resource::Resource;
+pub use tags::Tags;
