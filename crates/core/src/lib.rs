@@ -8,11 +8,13 @@ pub mod declarative;
 pub mod error;
 pub mod finding;
 pub mod location;
+pub mod normalize;
 pub mod path;
 pub mod policy;
 pub mod resource;
 pub mod resource_type;
 pub mod rules;
+pub mod source;
 pub mod tags;
 
 pub use arn::Arn;

@@ -1,0 +1,578 @@
+//! Resource sources: the `ResourceSource` trait and the inventory-file source.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use futures::stream::{self, BoxStream};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::normalize::{self, Normalised, RawContext};
+use crate::resource::Resource;
+
+/// A part of the estate a source could not see: its checks are UNKNOWN there, never PASS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverageGap {
+    /// The source's name.
+    pub source: String,
+    /// The resource types affected (CloudFormation names; `*` for all).
+    pub resource_types: Vec<String>,
+    /// The account, when the gap is limited to one.
+    pub account: Option<String>,
+    /// The region, when the gap is limited to one.
+    pub region: Option<String>,
+    /// Why: e.g. ``AccessDenied from `config:ListDiscoveredResources` ``.
+    pub reason: String,
+}
+
+/// What a source yields.
+#[derive(Debug)]
+pub enum SourceEvent {
+    /// A resource.
+    Resource(Box<Resource>),
+    /// A record that could not be read; the rest of the source goes on.
+    Error {
+        /// Where: `file:line` or `file:line:column`, an API call, a region.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Something the source could not see.
+    Gap(CoverageGap),
+    /// A record skipped on purpose (e.g. a deleted resource's configuration item).
+    Skipped {
+        /// Where.
+        location: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A source of resources: AWS APIs, an inventory file, a Terraform plan, Python dicts.
+/// Object-safe: engines hold `Box<dyn ResourceSource>`.
+#[async_trait]
+pub trait ResourceSource: Send + Sync {
+    /// A short name for reports (`inventory.ndjson`, `aws:us-east-1`).
+    fn name(&self) -> &str;
+    /// Opens the stream of resources. Failing to open at all is an error; failures inside the
+    /// stream are [`SourceEvent::Error`] or [`SourceEvent::Gap`] events.
+    async fn open(&self) -> Result<BoxStream<'_, SourceEvent>>;
+}
+
+/// Reads an inventory file: a JSON array or NDJSON of AWS Config configuration items (or of raw
+/// API responses, see [`crate::normalize`]), one record at a time, so memory does not grow with
+/// the file. A bad record is reported with its line (and column) and the rest is read.
+#[derive(Debug, Clone)]
+pub struct InventoryFile {
+    path: PathBuf,
+    label: String,
+    ctx: RawContext,
+}
+
+impl InventoryFile {
+    /// A source for `path`.
+    pub fn new(path: impl AsRef<Path>) -> InventoryFile {
+        let path = path.as_ref().to_path_buf();
+        InventoryFile {
+            label: path.display().to_string(),
+            path,
+            ctx: RawContext::default(),
+        }
+    }
+    /// Defaults for raw API responses that do not name their account and region.
+    pub fn raw_context(mut self, ctx: RawContext) -> InventoryFile {
+        self.ctx = ctx;
+        self
+    }
+    /// Opens the file as a synchronous iterator of events.
+    pub fn events(&self) -> Result<RecordEvents<Box<dyn BufRead + Send>>> {
+        let f = File::open(&self.path).map_err(|source| Error::Io {
+            path: self.label.clone(),
+            source,
+        })?;
+        let ndjson = matches!(
+            self.path.extension().and_then(|e| e.to_str()),
+            Some("ndjson") | Some("jsonl")
+        );
+        Ok(RecordEvents::new(
+            Box::new(BufReader::with_capacity(1 << 16, f)),
+            &self.label,
+            ndjson,
+            self.ctx.clone(),
+        ))
+    }
+}
+
+#[async_trait]
+impl ResourceSource for InventoryFile {
+    fn name(&self) -> &str {
+        &self.label
+    }
+    async fn open(&self) -> Result<BoxStream<'_, SourceEvent>> {
+        let it = self.events()?;
+        Ok(Box::pin(stream::iter(it)))
+    }
+}
+
+/// In-memory records (e.g. from Python, or a test), read the same way as a file.
+pub struct InventoryBytes {
+    label: String,
+    bytes: Vec<u8>,
+    ctx: RawContext,
+}
+
+impl InventoryBytes {
+    /// A source over `bytes` named `label`.
+    pub fn new(label: impl Into<String>, bytes: Vec<u8>) -> InventoryBytes {
+        InventoryBytes {
+            label: label.into(),
+            bytes,
+            ctx: RawContext::default(),
+        }
+    }
+    /// Synchronous iterator of events.
+    pub fn events(&self) -> RecordEvents<Cursor<&[u8]>> {
+        RecordEvents::new(Cursor::new(&self.bytes[..]), &self.label, false, self.ctx.clone())
+    }
+}
+
+#[async_trait]
+impl ResourceSource for InventoryBytes {
+    fn name(&self) -> &str {
+        &self.label
+    }
+    async fn open(&self) -> Result<BoxStream<'_, SourceEvent>> {
+        Ok(Box::pin(stream::iter(self.events())))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Undecided,
+    Lines,
+    Values,
+    Done,
+}
+
+/// Splits a byte stream into records and normalises them.
+pub struct RecordEvents<R: BufRead> {
+    reader: R,
+    label: String,
+    mode: Mode,
+    force_lines: bool,
+    line: usize,
+    pending: std::collections::VecDeque<SourceEvent>,
+    ctx: RawContext,
+    array: bool,
+    started: bool,
+}
+
+impl<R: BufRead> RecordEvents<R> {
+    fn new(reader: R, label: &str, force_lines: bool, ctx: RawContext) -> Self {
+        RecordEvents {
+            reader,
+            label: label.to_string(),
+            mode: Mode::Undecided,
+            force_lines,
+            line: 1,
+            pending: Default::default(),
+            ctx,
+            array: false,
+            started: false,
+        }
+    }
+
+    fn err(&mut self, location: String, message: String) {
+        self.pending.push_back(SourceEvent::Error { location, message });
+    }
+
+    /// Normalises one parsed record into pending events.
+    fn record(&mut self, v: Value, loc: &str) {
+        let mut out = Vec::new();
+        expand(v, loc, &self.ctx, &mut out);
+        self.pending.extend(out);
+    }
+
+    fn parse_and_record(&mut self, bytes: &[u8], line: usize, col: usize) {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(v) => {
+                let loc = format!("{}:{line}", self.label);
+                self.record(v, &loc);
+            }
+            Err(e) => {
+                let (l, c) = if e.line() <= 1 {
+                    (line, col + e.column().saturating_sub(1))
+                } else {
+                    (line + e.line() - 1, e.column())
+                };
+                let msg = e.to_string();
+                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                self.err(format!("{}:{l}:{c}", self.label), format!("invalid JSON: {msg}"));
+            }
+        }
+    }
+
+    fn decide(&mut self) -> std::io::Result<()> {
+        // Skip leading white space (and a UTF-8 byte-order mark).
+        loop {
+            let buf = self.reader.fill_buf()?;
+            if buf.is_empty() {
+                self.mode = Mode::Done;
+                return Ok(());
+            }
+            let mut n = 0;
+            if buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
+                n = 3;
+            }
+            while n < buf.len() && buf[n].is_ascii_whitespace() {
+                if buf[n] == b'\n' {
+                    self.line += 1;
+                }
+                n += 1;
+            }
+            let done = n < buf.len();
+            let first = buf.get(n).copied();
+            self.reader.consume(n);
+            if done {
+                if self.force_lines {
+                    self.mode = Mode::Lines;
+                } else if first == Some(b'[') {
+                    self.mode = Mode::Values;
+                    self.array = true;
+                } else {
+                    // Objects: NDJSON if the first line is a whole value, else one or more
+                    // (pretty-printed) values.
+                    let buf = self.reader.fill_buf()?;
+                    let end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+                    let first_line = &buf[..end];
+                    let whole = serde_json::from_slice::<serde::de::IgnoredAny>(first_line).is_ok();
+                    let more_after = end < buf.len();
+                    self.mode = if whole && more_after { Mode::Lines } else { Mode::Values };
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    fn next_line(&mut self) -> std::io::Result<bool> {
+        let mut buf = Vec::new();
+        let n = self.reader.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            self.mode = Mode::Done;
+            return Ok(false);
+        }
+        let line = self.line;
+        self.line += 1;
+        let text = trim_ascii(&buf);
+        if !text.is_empty() {
+            let text = text.to_vec();
+            self.parse_and_record(&text, line, 1);
+        }
+        Ok(true)
+    }
+
+    /// Reads the next top-level value (or array element) by tracking depth and strings.
+    fn next_value(&mut self) -> std::io::Result<bool> {
+        let mut out: Vec<u8> = Vec::new();
+        let mut depth: usize = 0;
+        let mut in_str = false;
+        let mut esc = false;
+        let mut start: Option<(usize, usize)> = None;
+        let mut col = 1usize;
+        loop {
+            let buf = self.reader.fill_buf()?;
+            if buf.is_empty() {
+                self.mode = Mode::Done;
+                if let Some((l, c)) = start {
+                    if !trim_ascii(&out).is_empty() {
+                        let what = if self.array { "an array element" } else { "a value" };
+                        if depth > 0 || in_str {
+                            self.err(
+                                format!("{}:{l}:{c}", self.label),
+                                format!("unexpected end of file inside {what} starting here"),
+                            );
+                        } else {
+                            let o = out.clone();
+                            self.parse_and_record(&o, l, c);
+                        }
+                    }
+                } else if self.array && self.started {
+                    self.err(format!("{}:{}", self.label, self.line), "unexpected end of file: the array is not closed with `]`".into());
+                }
+                return Ok(false);
+            }
+            let mut consumed = 0;
+            let mut finished = false;
+            for &b in buf {
+                consumed += 1;
+                let base: usize = if self.array { 1 } else { 0 };
+                if !self.started && self.array {
+                    // The opening bracket.
+                    if b == b'[' {
+                        self.started = true;
+                        col += 1;
+                        continue;
+                    }
+                }
+                if b == b'\n' {
+                    self.line += 1;
+                    col = 1;
+                } else {
+                    col += 1;
+                }
+                if start.is_none() {
+                    if b.is_ascii_whitespace() || (self.array && b == b',') {
+                        continue;
+                    }
+                    if self.array && b == b']' {
+                        self.mode = Mode::Done;
+                        finished = true;
+                        break;
+                    }
+                    start = Some((if b == b'\n' { self.line - 1 } else { self.line }, col - 1));
+                }
+                if in_str {
+                    out.push(b);
+                    if esc {
+                        esc = false;
+                    } else if b == b'\\' {
+                        esc = true;
+                    } else if b == b'"' {
+                        in_str = false;
+                    }
+                    continue;
+                }
+                match b {
+                    b'"' => {
+                        in_str = true;
+                        out.push(b);
+                    }
+                    b'{' | b'[' => {
+                        depth += 1;
+                        out.push(b);
+                    }
+                    b'}' | b']' => {
+                        if depth == 0 {
+                            // A closing bracket of the enclosing array (scalar element).
+                            if self.array && b == b']' {
+                                self.mode = Mode::Done;
+                                finished = true;
+                                break;
+                            }
+                            out.push(b);
+                            continue;
+                        }
+                        depth -= 1;
+                        out.push(b);
+                        if depth == 0 {
+                            finished = true;
+                            break;
+                        }
+                    }
+                    b',' if depth == 0 && base == 1 => {
+                        finished = true;
+                        break;
+                    }
+                    _ => out.push(b),
+                }
+            }
+            self.reader.consume(consumed);
+            if finished {
+                if let Some((l, c)) = start {
+                    if !trim_ascii(&out).is_empty() {
+                        self.parse_and_record(&out, l, c);
+                    }
+                }
+                return Ok(self.mode != Mode::Done || !self.pending.is_empty());
+            }
+        }
+    }
+}
+
+fn trim_ascii(b: &[u8]) -> &[u8] {
+    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let e = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(s, |e| e + 1);
+    &b[s..e]
+}
+
+/// Expands a record into events: wrappers unwrapped, raw responses normalised.
+pub fn expand(v: Value, loc: &str, ctx: &RawContext, out: &mut Vec<SourceEvent>) {
+    let data = match (&v.get("status_code"), v.get("data")) {
+        (Some(_), Some(d)) => d.clone(),
+        _ => v,
+    };
+    if let Value::Array(items) = data {
+        for (i, it) in items.into_iter().enumerate() {
+            expand(it, &format!("{loc}[{i}]"), ctx, out);
+        }
+        return;
+    }
+    for key in ["configurationItems", "baseConfigurationItems", "Results", "ConfigurationItems"] {
+        if let Some(Value::Array(items)) = data.get(key) {
+            for (i, it) in items.iter().enumerate() {
+                let it = match it {
+                    Value::String(s) => match serde_json::from_str::<Value>(s) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            out.push(SourceEvent::Error {
+                                location: format!("{loc} {key}[{i}]"),
+                                message: format!("invalid JSON in a result string: {e}"),
+                            });
+                            continue;
+                        }
+                    },
+                    other => other.clone(),
+                };
+                expand(it, &format!("{loc} {key}[{i}]"), ctx, out);
+            }
+            return;
+        }
+    }
+    if normalize::is_raw_response(&data) {
+        let (rs, errs) = normalize::raw_response(&data, ctx);
+        for r in rs {
+            let mut r = r;
+            r.origin = Some(loc.to_string());
+            out.push(SourceEvent::Resource(Box::new(r)));
+        }
+        for e in errs {
+            out.push(SourceEvent::Error {
+                location: loc.to_string(),
+                message: e,
+            });
+        }
+        return;
+    }
+    match normalize::config_item(&data) {
+        Ok(Normalised::Resources(rs)) => {
+            for mut r in rs {
+                r.origin = Some(loc.to_string());
+                out.push(SourceEvent::Resource(Box::new(r)));
+            }
+        }
+        Ok(Normalised::Deleted(arn)) => out.push(SourceEvent::Skipped {
+            location: loc.to_string(),
+            reason: format!("`{arn}` is deleted"),
+        }),
+        Err(e) => out.push(SourceEvent::Error {
+            location: loc.to_string(),
+            message: e,
+        }),
+    }
+}
+
+impl<R: BufRead> Iterator for RecordEvents<R> {
+    type Item = SourceEvent;
+    fn next(&mut self) -> Option<SourceEvent> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Some(e);
+            }
+            let step = match self.mode {
+                Mode::Undecided => self.decide().map(|_| true),
+                Mode::Lines => self.next_line(),
+                Mode::Values => self.next_value(),
+                Mode::Done => return None,
+            };
+            if let Err(e) = step {
+                self.mode = Mode::Done;
+                return Some(SourceEvent::Error {
+                    location: format!("{}:{}", self.label, self.line),
+                    message: format!("read error: {e}"),
+                });
+            }
+        }
+    }
+}
+
+/// Reads a whole reader into events (small inputs).
+pub fn read_all(mut r: impl Read, label: &str) -> Vec<SourceEvent> {
+    let mut b = Vec::new();
+    if let Err(e) = r.read_to_end(&mut b) {
+        return vec![SourceEvent::Error {
+            location: label.to_string(),
+            message: format!("read error: {e}"),
+        }];
+    }
+    InventoryBytes::new(label, b).events().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(text: &str) -> Vec<SourceEvent> {
+        InventoryBytes::new("inv", text.as_bytes().to_vec()).events().collect()
+    }
+
+    fn item(i: usize) -> String {
+        format!("{{\"resourceType\":\"AWS::EC2::Volume\",\"arn\":\"arn:aws:ec2:us-east-1:123456789012:volume/vol-{i}\",\"configuration\":{{\"encrypted\":true}}}}")
+    }
+
+    fn summary(ev: &[SourceEvent]) -> (usize, Vec<String>) {
+        let n = ev.iter().filter(|e| matches!(e, SourceEvent::Resource(_))).count();
+        let errs = ev
+            .iter()
+            .filter_map(|e| match e {
+                SourceEvent::Error { location, message } => Some(format!("{location} {message}")),
+                _ => None,
+            })
+            .collect();
+        (n, errs)
+    }
+
+    #[test]
+    fn ndjson_bad_line_is_reported_and_rest_read() {
+        let text = format!("{}\n{{\"resourceType\": \n{}\n\n{}\n", item(1), item(2), item(3));
+        let (n, errs) = summary(&events(&text));
+        assert_eq!(n, 3, "{errs:?}");
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("inv:2:"), "{errs:?}");
+    }
+
+    #[test]
+    fn json_array_streams_elements_with_lines() {
+        let text = format!("[\n  {},\n  {{\"oops\": tru}},\n  {}\n]\n", item(1), item(3));
+        let (n, errs) = summary(&events(&text));
+        assert_eq!(n, 2, "{errs:?}");
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("inv:3:"), "{errs:?}");
+        assert!(errs[0].contains("invalid JSON"), "{errs:?}");
+    }
+
+    #[test]
+    fn pretty_single_object_and_wrappers() {
+        let text = format!("{{\n \"configurationItems\": [{}, {}]\n}}\n", item(1), item(2));
+        let (n, errs) = summary(&events(&text));
+        assert_eq!((n, errs.len()), (2, 0));
+        let sel = format!("{{\"Results\": [{:?}]}}", item(5));
+        let (n, errs) = summary(&events(&sel));
+        assert_eq!((n, errs.len()), (1, 0), "{errs:?}");
+    }
+
+    #[test]
+    fn truncated_array_is_reported() {
+        let text = format!("[{}, {{\"a\": [1, 2", item(1));
+        let (n, errs) = summary(&events(&text));
+        assert_eq!(n, 1);
+        assert!(errs[0].contains("unexpected end of file"), "{errs:?}");
+    }
+
+    #[test]
+    fn records_without_type_are_errors() {
+        let (n, errs) = summary(&events("{\"foo\": 1}\n{\"bar\": 2}\n"));
+        assert_eq!(n, 0);
+        assert_eq!(errs.len(), 2);
+        assert!(errs[1].starts_with("inv:2"), "{errs:?}");
+        assert!(errs[0].contains("`resourceType`"), "{errs:?}");
+    }
+
+    #[test]
+    fn deleted_items_are_skipped() {
+        let ev = events("{\"resourceType\":\"AWS::S3::Bucket\",\"arn\":\"arn:aws:s3:::b\",\"configurationItemStatus\":\"ResourceDeleted\"}\n");
+        assert!(matches!(ev[0], SourceEvent::Skipped { .. }));
+    }
+}
