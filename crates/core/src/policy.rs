@@ -1041,3 +1041,9 @@ mod tests {
         assert!(e.to_string().contains("in p.yaml:2:"), "{e}");
     }
 }
+
+/// The JSON Schema of the policy document, generated from its Rust types.
+pub fn json_schema() -> Value {
+    let schema = schemars::schema_for!(PolicyDoc);
+    serde_json::to_value(schema).unwrap_or(Value::Null)
+}

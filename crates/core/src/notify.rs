@@ -1,0 +1,85 @@
+//! Async roles at the edges: notifiers and tag writers. Implementations live in other crates
+//! (Slack, SMTP and webhooks; the AWS tagging APIs).
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::classify::TagPlan;
+use crate::finding::Finding;
+use crate::report::Summary;
+
+/// Why a delivery failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{notifier}: {message}")]
+pub struct DeliveryError {
+    /// The notifier's name.
+    pub notifier: String,
+    /// What went wrong (never a secret: no webhook URL, no password).
+    pub message: String,
+    /// Whether trying again later may succeed.
+    pub retryable: bool,
+}
+
+impl DeliveryError {
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+}
+
+/// What a notifier is asked to send.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notification<'a> {
+    /// A subject line.
+    pub subject: String,
+    /// The findings to announce.
+    pub findings: &'a [Finding],
+    /// Counts of the scan they come from.
+    pub summary: Option<&'a Summary>,
+}
+
+/// Sends findings and reports to people or systems. Delivery is retried with backoff by the
+/// implementation; a permanent failure is returned, never swallowed.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// A name for reports (`slack:#security`), never holding a secret.
+    fn name(&self) -> &str;
+    /// Delivers one notification.
+    async fn notify(&self, n: &Notification<'_>) -> Result<(), DeliveryError>;
+}
+
+/// The outcome of writing one resource's tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum TagWriteOutcome {
+    /// Written.
+    Written,
+    /// Dry run: would have been written.
+    WouldWrite,
+    /// Refused before any call (invalid tags, or nothing to do).
+    Refused(String),
+    /// The API refused it.
+    Failed {
+        /// The API's error code.
+        code: String,
+        /// Its message.
+        message: String,
+    },
+}
+
+/// The result for one plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagWriteResult {
+    /// The resource.
+    pub arn: String,
+    /// What happened.
+    pub outcome: TagWriteOutcome,
+}
+
+/// Applies tag plans. Dry-run by default; tags are validated locally before any call.
+#[async_trait]
+pub trait TagWriter: Send + Sync {
+    /// A name for reports.
+    fn name(&self) -> &str;
+    /// Applies the plans (or, with `dry_run`, reports what it would do), one result per plan.
+    async fn apply(&self, plans: &[TagPlan], dry_run: bool) -> Vec<TagWriteResult>;
+}

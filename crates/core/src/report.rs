@@ -1,0 +1,294 @@
+//! The scan report: findings, tag plans, errors and the coverage ledger.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::classify::TagPlan;
+use crate::engine::ResourceResult;
+use crate::finding::{Finding, Severity, Status};
+use crate::resource::Resource;
+use crate::source::{CoverageGap, SourceEvent};
+
+/// An error met during a scan, attributed to where it happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScanError {
+    /// `input`, `source` or `check`.
+    pub kind: String,
+    /// Where: a file location, a source's name, a check id with the resource's ARN.
+    pub location: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Per-check tallies.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CheckCoverage {
+    /// Resources evaluated.
+    pub evaluated: u64,
+    /// Results by status.
+    pub by_status: BTreeMap<Status, u64>,
+}
+
+/// What the scan saw and did not see.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Coverage {
+    /// Resources seen, by type.
+    pub resources_by_type: BTreeMap<String, u64>,
+    /// Resources seen.
+    pub resources: u64,
+    /// Records skipped on purpose (deleted resources).
+    pub skipped: u64,
+    /// Records that could not be read.
+    pub unreadable: u64,
+    /// Per check.
+    pub checks: BTreeMap<String, CheckCoverage>,
+    /// UNKNOWN results by reason.
+    pub unknown_reasons: BTreeMap<String, u64>,
+    /// Types seen that no selected check covers.
+    pub types_without_checks: BTreeMap<String, u64>,
+    /// What the sources could not see at all.
+    pub gaps: Vec<CoverageGap>,
+}
+
+/// An exception that has expired.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExpiredException {
+    /// Its id.
+    pub id: String,
+    /// Its owner.
+    pub owner: String,
+    /// The day it expired.
+    pub expires: String,
+    /// Where it is in the policy file.
+    pub location: Option<String>,
+    /// Failures it would have suppressed in this scan.
+    pub would_suppress: u64,
+}
+
+/// Counts of findings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// By status.
+    pub by_status: BTreeMap<Status, u64>,
+    /// Failures by severity.
+    pub failures_by_severity: BTreeMap<Severity, u64>,
+    /// Resources with at least one failure.
+    pub failing_resources: u64,
+    /// Resources whose tag plan changes something.
+    pub resources_to_tag: u64,
+}
+
+/// The result of a scan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScanReport {
+    /// The policy's name.
+    pub policy: String,
+    /// When the scan started.
+    pub started_at: DateTime<Utc>,
+    /// When it finished.
+    pub finished_at: DateTime<Utc>,
+    /// Counts.
+    pub summary: Summary,
+    /// Findings kept (all statuses but NOT_APPLICABLE unless asked).
+    pub findings: Vec<Finding>,
+    /// Tag plans that change something.
+    pub tag_plans: Vec<TagPlan>,
+    /// Classification: for each governed tag, resources by value (after the plan).
+    pub classification: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Errors by place.
+    pub errors: Vec<ScanError>,
+    /// The coverage ledger.
+    pub coverage: Coverage,
+    /// Expired exceptions.
+    pub expired_exceptions: Vec<ExpiredException>,
+}
+
+/// Receives a scan's results as they are produced. Implementations decide what to keep: the
+/// engine itself keeps nothing, so memory is bounded by its batch.
+pub trait ScanSink: Send {
+    /// One resource's results.
+    fn on_result(&mut self, resource: &Resource, result: &ResourceResult);
+    /// A source event other than a resource (errors, gaps, skipped records).
+    fn on_event(&mut self, _event: &SourceEvent) {}
+    /// Findings not tied to one resource (UNKNOWN results for what a source could not see).
+    fn on_findings(&mut self, _findings: &[Finding]) {}
+    /// Progress: resources done so far.
+    fn on_progress(&mut self, _done: u64) {}
+}
+
+/// Builds a [`ScanReport`] from a scan.
+pub struct ReportBuilder {
+    report: ScanReport,
+    keep_findings: bool,
+    keep_not_applicable: bool,
+    keep_pass: bool,
+    governed: Vec<String>,
+}
+
+impl ReportBuilder {
+    /// A builder. `keep_findings: false` keeps only counts (for streaming outputs).
+    pub fn new(policy: &str, started_at: DateTime<Utc>, keep_findings: bool) -> ReportBuilder {
+        ReportBuilder {
+            report: ScanReport {
+                policy: policy.to_string(),
+                started_at,
+                finished_at: started_at,
+                summary: Summary::default(),
+                findings: Vec::new(),
+                tag_plans: Vec::new(),
+                classification: BTreeMap::new(),
+                errors: Vec::new(),
+                coverage: Coverage::default(),
+                expired_exceptions: Vec::new(),
+            },
+            keep_findings,
+            keep_not_applicable: false,
+            keep_pass: true,
+            governed: Vec::new(),
+        }
+    }
+    /// Keep NOT_APPLICABLE findings too.
+    pub fn keep_not_applicable(mut self, yes: bool) -> Self {
+        self.keep_not_applicable = yes;
+        self
+    }
+    /// Keep PASS findings (default true).
+    pub fn keep_pass(mut self, yes: bool) -> Self {
+        self.keep_pass = yes;
+        self
+    }
+    /// The tag keys to summarise in the classification table.
+    pub fn classification_keys(mut self, keys: Vec<String>) -> Self {
+        self.governed = keys;
+        self
+    }
+
+    fn tally(&mut self, f: &Finding) {
+        let s = &mut self.report.summary;
+        *s.by_status.entry(f.status).or_default() += 1;
+        if f.status == Status::Fail {
+            *s.failures_by_severity.entry(f.severity).or_default() += 1;
+        }
+        let c = self.report.coverage.checks.entry(f.check_id.clone()).or_default();
+        c.evaluated += 1;
+        *c.by_status.entry(f.status).or_default() += 1;
+        if f.status == Status::Unknown {
+            *self
+                .report
+                .coverage
+                .unknown_reasons
+                .entry(f.message.clone())
+                .or_default() += 1;
+        }
+        if f.status == Status::Error {
+            self.report.errors.push(ScanError {
+                kind: "check".into(),
+                location: format!("check `{}` on `{}`", f.check_id, f.resource.arn),
+                message: f.message.clone(),
+            });
+        }
+        let keep = self.keep_findings
+            && match f.status {
+                Status::NotApplicable => self.keep_not_applicable,
+                Status::Pass => self.keep_pass,
+                _ => true,
+            };
+        if keep {
+            self.report.findings.push(f.clone());
+        }
+    }
+
+    /// Records the expired exceptions and finishes.
+    pub fn finish(mut self, expired: Vec<ExpiredException>) -> ScanReport {
+        self.report.finished_at = Utc::now();
+        self.report.expired_exceptions = expired;
+        self.report.findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(a.status.cmp(&b.status))
+                .then(a.check_id.cmp(&b.check_id))
+                .then(a.resource.arn.cmp(&b.resource.arn))
+        });
+        self.report
+    }
+}
+
+impl ScanSink for ReportBuilder {
+    fn on_result(&mut self, r: &Resource, res: &ResourceResult) {
+        let cov = &mut self.report.coverage;
+        cov.resources += 1;
+        *cov.resources_by_type.entry(r.resource_type.clone()).or_default() += 1;
+        if !res.had_checks {
+            *cov.types_without_checks.entry(r.resource_type.clone()).or_default() += 1;
+        }
+        if let Some(c) = &res.classification {
+            for k in &self.governed {
+                if let Some(v) = c.effective_tags.get(k) {
+                    *self
+                        .report
+                        .classification
+                        .entry(k.clone())
+                        .or_default()
+                        .entry(v.clone())
+                        .or_default() += 1;
+                } else {
+                    *self
+                        .report
+                        .classification
+                        .entry(k.clone())
+                        .or_default()
+                        .entry("(unset)".into())
+                        .or_default() += 1;
+                }
+            }
+            if !c.plan.changes.is_empty() || !c.plan.refused.is_empty() {
+                self.report.summary.resources_to_tag += u64::from(!c.plan.changes.is_empty());
+                if self.keep_findings {
+                    self.report.tag_plans.push(c.plan.clone());
+                }
+            }
+        }
+        if res.findings.iter().any(|f| f.status == Status::Fail) {
+            self.report.summary.failing_resources += 1;
+        }
+        for f in &res.findings {
+            self.tally(f);
+        }
+    }
+
+    fn on_event(&mut self, e: &SourceEvent) {
+        match e {
+            SourceEvent::Error { location, message } => {
+                self.report.coverage.unreadable += 1;
+                self.report.errors.push(ScanError {
+                    kind: "input".into(),
+                    location: location.clone(),
+                    message: message.clone(),
+                });
+            }
+            SourceEvent::Gap(g) => {
+                self.report.errors.push(ScanError {
+                    kind: "source".into(),
+                    location: format!(
+                        "source `{}`{}{}",
+                        g.source,
+                        g.account.as_deref().map(|a| format!(" account {a}")).unwrap_or_default(),
+                        g.region.as_deref().map(|r| format!(" region {r}")).unwrap_or_default()
+                    ),
+                    message: format!("could not see {}: {}", g.resource_types.join(", "), g.reason),
+                });
+                self.report.coverage.gaps.push(g.clone());
+            }
+            SourceEvent::Skipped { .. } => self.report.coverage.skipped += 1,
+            SourceEvent::Resource(_) => {}
+        }
+    }
+
+    fn on_findings(&mut self, fs: &[Finding]) {
+        for f in fs {
+            self.tally(f);
+        }
+    }
+}
