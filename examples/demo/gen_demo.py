@@ -77,7 +77,9 @@ for acct, env in ACCOUNTS.items():
              tags_for(env, "identity", owner=True),
              {"path": "/", "userName": user, "arn": f"arn:aws:iam::{acct}:user/{user}", "attachedManagedPolicies": attached,
               "userPolicyList": [], "groupList": ["developers"] if user in ("alice", "bob", "carol") else []},
-             {"AccessKeys": keys, "MFADevices": mfa})
+             # AWS Config does not record access keys or MFA devices: only the prod account's
+             # inventory was enriched with ListAccessKeys/ListMFADevices, so staging's are unseen.
+             {"AccessKeys": keys, "MFADevices": mfa} if prod else {})
     for pname, stmts in [
         ("shop-deploy", [{"Effect": "Allow", "Action": ["ecs:UpdateService", "ecr:PutImage"], "Resource": "*"}]),
         ("ops-break-glass", [{"Effect": "Allow", "Action": "*", "Resource": "*"}]),
@@ -147,7 +149,7 @@ for acct, env in ACCOUNTS.items():
             state = "PendingDeletion" if (not prod and k == 1 and region == "us-east-1") else "Enabled"
             item("AWS::KMS::Key", f"arn:aws:kms:{region}:{acct}:key/{kid}", kid, kid, acct, region, tags_for(env, "security", "restricted"),
                  {"keyId": kid, "keyState": state, "keyManager": "CUSTOMER", "keySpec": "SYMMETRIC_DEFAULT", "keyUsage": "ENCRYPT_DECRYPT",
-                  "enabled": state == "Enabled", "keyRotationEnabled": maybe(0.6)})
+                  "enabled": state == "Enabled", **({"keyRotationEnabled": maybe(0.6)} if prod else {})})
         subnets = []
         for s in range(4):
             sid = "subnet-" + hexid(8)

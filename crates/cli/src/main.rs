@@ -1,1 +1,504 @@
-fn main() {}
+//! `assetwarden`: the command line.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use assetwarden_core::check::CheckMeta;
+use assetwarden_core::checks::catalog;
+use assetwarden_core::engine::ResourceResult;
+use assetwarden_core::finding::{Severity, Status};
+use assetwarden_core::normalize::RawContext;
+use assetwarden_core::output::{self, AsffOptions};
+use assetwarden_core::policy::{self, EXAMPLE_POLICY, Policy};
+use assetwarden_core::report::{ReportBuilder, ScanReport, ScanSink};
+use assetwarden_core::resource::Resource;
+use assetwarden_core::source::{InventoryFile, SourceEvent};
+use assetwarden_core::{Engine, Finding};
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod demo;
+
+/// Asset governance for cloud estates: classify and tag resources, check their configuration,
+/// and say what could not be seen.
+#[derive(Parser)]
+#[command(name = "assetwarden", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scan a bundled web-shop inventory with the example policy (no AWS account needed).
+    Demo {
+        /// Folder for the report files.
+        #[arg(long, default_value = "assetwarden-demo")]
+        out: PathBuf,
+    },
+    /// Scan inventory files against a policy.
+    Scan(ScanArgs),
+    /// Tag plans: what the classification scheme would add or fix.
+    Tag {
+        #[command(subcommand)]
+        command: TagCommand,
+    },
+    /// Check a policy file, or print its JSON Schema.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// The built-in checks.
+    Checks {
+        #[command(subcommand)]
+        command: ChecksCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TagCommand {
+    /// Print the tag plan for an inventory (nothing is written).
+    Plan {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
+        format: PlanFormat,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy file; every problem is listed with its file, line and column.
+    Check {
+        /// The policy file (YAML or JSON).
+        file: PathBuf,
+    },
+    /// Print the policy document's JSON Schema.
+    Schema,
+}
+
+#[derive(Subcommand)]
+enum ChecksCommand {
+    /// List the built-in checks: id, title, severity, references, resource types.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        /// Only checks of this framework (`cis-aws`, `securityhub-fsbp`, `assetwarden`).
+        #[arg(long)]
+        framework: Option<String>,
+    },
+}
+
+#[derive(Copy, Clone, ValueEnum, PartialEq)]
+enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Copy, Clone, ValueEnum, PartialEq)]
+enum PlanFormat {
+    Table,
+    Json,
+}
+
+#[derive(Copy, Clone, ValueEnum, PartialEq, Debug)]
+enum Format {
+    Table,
+    Json,
+    Ndjson,
+    Asff,
+    Sarif,
+    Markdown,
+}
+
+#[derive(clap::Args)]
+struct InputArgs {
+    /// Inventory files: JSON arrays or NDJSON of AWS Config items, or raw API responses.
+    #[arg(long = "inventory", short = 'i', required = true, num_args = 1)]
+    inventory: Vec<PathBuf>,
+    /// The policy file (default: the bundled example policy).
+    #[arg(long, short = 'p')]
+    policy: Option<PathBuf>,
+    /// Account for raw API responses that do not name one.
+    #[arg(long)]
+    account: Option<String>,
+    /// Region for raw API responses that do not name one.
+    #[arg(long)]
+    region: Option<String>,
+    /// Evaluation time (RFC 3339); default now.
+    #[arg(long)]
+    now: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct ScanArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write the output to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+    /// Exit with status 1 when a failure of at least this severity is found (for CI gates).
+    #[arg(long, value_parser = parse_severity)]
+    fail_on: Option<Severity>,
+    /// With --fail-on: count UNKNOWN and ERROR results of that severity as failures too.
+    #[arg(long)]
+    fail_on_unknown: bool,
+    /// Include NOT_APPLICABLE results in JSON, NDJSON and SARIF output.
+    #[arg(long)]
+    include_not_applicable: bool,
+    /// Leave PASS results out of JSON, NDJSON and SARIF output.
+    #[arg(long)]
+    no_pass: bool,
+    /// Resources evaluated per batch (memory is bounded by it).
+    #[arg(long, default_value_t = 4096)]
+    batch_size: usize,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let mut msg = format!("error: {e}");
+            for cause in e.chain().skip(1) {
+                msg.push_str(&format!("\n  caused by: {cause}"));
+            }
+            eprintln!("{msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Demo { out } => demo::run(&out),
+        Command::Scan(args) => scan(args),
+        Command::Tag {
+            command: TagCommand::Plan { input, format },
+        } => tag_plan(input, format),
+        Command::Policy {
+            command: PolicyCommand::Check { file },
+        } => {
+            let p = load_policy(Some(&file))?;
+            let n_tags = p.classification.as_ref().map(|c| c.rules.len()).unwrap_or(0);
+            let engine = Engine::builder().policy(p.clone()).build()?;
+            println!(
+                "{}: valid ({} checks selected, {} declarative rules, {} governed tags, {} exceptions)",
+                file.display(),
+                engine.checks().len(),
+                p.rules.len(),
+                n_tags,
+                p.exceptions.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy {
+            command: PolicyCommand::Schema,
+        } => {
+            println!("{}", serde_json::to_string_pretty(&policy::json_schema())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Checks {
+            command: ChecksCommand::List { format, framework },
+        } => {
+            let mut cat = catalog();
+            if let Some(f) = &framework {
+                cat.retain(|m| m.references.frameworks.contains(f));
+                if cat.is_empty() {
+                    bail!("no check belongs to framework `{f}`");
+                }
+            }
+            match format {
+                ListFormat::Json => println!("{}", serde_json::to_string_pretty(&cat)?),
+                ListFormat::Table => print!("{}", checks_table(&cat)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn checks_table(cat: &[CheckMeta]) -> String {
+    let mut out = format!(
+        "{:<36} {:<9} {:<14} {:<48} {:<42} TITLE\n",
+        "ID", "SEVERITY", "SECURITY HUB", "CIS", "RESOURCE TYPES"
+    );
+    for m in cat {
+        let cis: Vec<String> = m
+            .references
+            .cis
+            .iter()
+            .map(|c| c.replace("CIS AWS Foundations Benchmark ", ""))
+            .collect();
+        out.push_str(&format!(
+            "{:<36} {:<9} {:<14} {:<48} {:<42} {}\n",
+            m.id,
+            m.severity.as_str(),
+            m.references.securityhub.as_deref().unwrap_or("-"),
+            if cis.is_empty() { "-".to_string() } else { cis.join(", ") },
+            m.resource_types.join(", "),
+            m.title
+        ));
+    }
+    out.push_str(&format!("\n{} checks\n", cat.len()));
+    out
+}
+
+/// Loads a policy (the bundled example when `path` is `None`).
+pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy> {
+    let cat = catalog();
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read policy `{}`", p.display()))?;
+            Policy::from_str_named(&text, &p.display().to_string(), &cat).map_err(|e| anyhow!("{e}"))
+        }
+        None => Policy::from_str_named(EXAMPLE_POLICY, "<example policy>", &cat).map_err(|e| anyhow!("{e}")),
+    }
+}
+
+pub(crate) fn parse_now(now: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>> {
+    match now {
+        None => Ok(chrono::Utc::now()),
+        Some(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .map_err(|e| anyhow!("invalid `--now` `{s}`: {e} (expected RFC 3339, e.g. 2026-11-27T00:00:00Z)")),
+    }
+}
+
+fn build_engine(input: &InputArgs, batch_size: usize) -> Result<Engine> {
+    let policy = load_policy(input.policy.as_deref())?;
+    Ok(Engine::builder()
+        .policy(policy)
+        .now(parse_now(input.now.as_deref())?)
+        .batch_size(batch_size)
+        .build()?)
+}
+
+fn raw_ctx(input: &InputArgs) -> Result<RawContext> {
+    if let Some(a) = &input.account {
+        if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("`--account` `{a}` is not a 12-digit account id");
+        }
+    }
+    Ok(RawContext {
+        account: input.account.clone(),
+        region: input.region.clone(),
+        partition: None,
+    })
+}
+
+/// A sink that tallies into a report, writes NDJSON lines as they come, reports input errors
+/// on stderr, and drives the progress bar.
+struct CliSink<'a> {
+    report: ReportBuilder,
+    ndjson: Option<&'a mut dyn Write>,
+    keep_pass: bool,
+    keep_na: bool,
+    progress: Option<indicatif::ProgressBar>,
+    write_error: Option<std::io::Error>,
+}
+
+impl ScanSink for CliSink<'_> {
+    fn on_result(&mut self, r: &Resource, res: &ResourceResult) {
+        self.report.on_result(r, res);
+        self.stream(&res.findings);
+    }
+    fn on_event(&mut self, e: &SourceEvent) {
+        if let SourceEvent::Error { location, message } = e {
+            let line = format!("error: {location}: {message}");
+            match &self.progress {
+                Some(p) => p.println(line),
+                None => eprintln!("{line}"),
+            }
+        }
+        self.report.on_event(e);
+    }
+    fn on_findings(&mut self, fs: &[Finding]) {
+        self.report.on_findings(fs);
+        self.stream(fs);
+    }
+    fn on_progress(&mut self, done: u64) {
+        if let Some(p) = &self.progress {
+            p.set_position(done);
+        }
+    }
+}
+
+impl CliSink<'_> {
+    fn stream(&mut self, fs: &[Finding]) {
+        let Some(w) = self.ndjson.as_mut() else { return };
+        for f in fs {
+            let keep = match f.status {
+                Status::Pass => self.keep_pass,
+                Status::NotApplicable => self.keep_na,
+                _ => true,
+            };
+            if keep && self.write_error.is_none() {
+                if let Err(e) = writeln!(w, "{}", output::ndjson_line(f)) {
+                    self.write_error = Some(e);
+                }
+            }
+        }
+    }
+}
+
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let p = indicatif::ProgressBar::new_spinner();
+    p.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} resources scanned ({per_sec}) {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    p.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(p)
+}
+
+/// Runs a scan over every inventory file.
+pub(crate) fn run_scan(
+    engine: &Engine,
+    files: &[PathBuf],
+    ctx: &RawContext,
+    ndjson: Option<&mut dyn Write>,
+    keep_pass: bool,
+    keep_na: bool,
+) -> Result<ScanReport> {
+    let keep = ndjson.is_none();
+    let mut sink = CliSink {
+        report: engine
+            .report_builder(keep)
+            .keep_pass(keep_pass)
+            .keep_not_applicable(keep_na),
+        ndjson,
+        keep_pass,
+        keep_na,
+        progress: progress_bar(),
+        write_error: None,
+    };
+    for f in files {
+        let src = InventoryFile::new(f).raw_context(ctx.clone());
+        let events = src.events().map_err(|e| anyhow!("{e}"))?;
+        engine.scan_iter(events, &mut sink);
+    }
+    if let Some(p) = &sink.progress {
+        p.finish_and_clear();
+    }
+    if let Some(e) = sink.write_error {
+        return Err(anyhow!("cannot write the output: {e}"));
+    }
+    Ok(engine.finish(sink.report))
+}
+
+fn scan(args: ScanArgs) -> Result<ExitCode> {
+    let engine = build_engine(&args.input, args.batch_size)?;
+    let ctx = raw_ctx(&args.input)?;
+    let mut file_out: Option<std::fs::File> = match &args.output {
+        Some(p) => Some(std::fs::File::create(p).with_context(|| format!("cannot create `{}`", p.display()))?),
+        None => None,
+    };
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    let report = if args.format == Format::Ndjson {
+        let w: &mut dyn Write = match file_out.as_mut() {
+            Some(f) => f,
+            None => &mut lock,
+        };
+        let mut bw = std::io::BufWriter::new(w);
+        let r = run_scan(&engine, &args.input.inventory, &ctx, Some(&mut bw), !args.no_pass, args.include_not_applicable)?;
+        bw.flush()?;
+        r
+    } else {
+        run_scan(&engine, &args.input.inventory, &ctx, None, !args.no_pass, args.include_not_applicable)?
+    };
+    let text = match args.format {
+        Format::Ndjson => None,
+        Format::Table => Some(output::table(&report, 160)),
+        Format::Json => Some(output::json(&report)),
+        Format::Markdown => Some(output::markdown(&report)),
+        Format::Sarif => Some(serde_json::to_string_pretty(&output::sarif(&report))?),
+        Format::Asff => {
+            let (v, problems) = output::asff(&report, &AsffOptions::default());
+            for p in problems {
+                eprintln!("warning: {p}");
+            }
+            Some(serde_json::to_string_pretty(&v)?)
+        }
+    };
+    if let Some(t) = text {
+        match file_out.as_mut() {
+            Some(f) => {
+                f.write_all(t.as_bytes())?;
+                if !t.ends_with('\n') {
+                    f.write_all(b"\n")?;
+                }
+            }
+            None => {
+                lock.write_all(t.as_bytes())?;
+                if !t.ends_with('\n') {
+                    lock.write_all(b"\n")?;
+                }
+            }
+        }
+    }
+    if args.format != Format::Table {
+        eprintln!("{}", output::summary_line(&report));
+    }
+    for e in &report.expired_exceptions {
+        eprintln!(
+            "warning: exception `{}` (owner {}) expired on {}{}; it no longer suppresses anything",
+            e.id,
+            e.owner,
+            e.expires,
+            e.location.as_deref().map(|l| format!(" ({l})")).unwrap_or_default()
+        );
+    }
+    Ok(exit_code(&report, args.fail_on, args.fail_on_unknown))
+}
+
+fn exit_code(report: &ScanReport, fail_on: Option<Severity>, unknown_too: bool) -> ExitCode {
+    if let Some(min) = fail_on {
+        let breach = report.summary.failures_by_severity.iter().any(|(s, n)| *s >= min && *n > 0)
+            || (unknown_too
+                && report
+                    .findings
+                    .iter()
+                    .any(|f| matches!(f.status, Status::Unknown | Status::Error) && f.severity >= min));
+        if breach {
+            eprintln!("failing: findings of severity {min} or higher");
+            return ExitCode::from(1);
+        }
+    }
+    if report.errors.iter().any(|e| e.kind == "input") {
+        eprintln!("some records could not be read (see the errors above)");
+        return ExitCode::from(3);
+    }
+    ExitCode::SUCCESS
+}
+
+fn tag_plan(input: InputArgs, format: PlanFormat) -> Result<ExitCode> {
+    let engine = build_engine(&input, 4096)?;
+    if engine.governed_keys().is_empty() {
+        bail!("the policy has no classification scheme, so there is no tag plan");
+    }
+    let ctx = raw_ctx(&input)?;
+    let report = run_scan(&engine, &input.inventory, &ctx, None, false, false)?;
+    match format {
+        PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&report.tag_plans)?),
+        PlanFormat::Table => print!("{}", demo::plan_table(&report, usize::MAX)),
+    }
+    Ok(if report.errors.iter().any(|e| e.kind == "input") {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -503,7 +503,7 @@ impl Engine {
     }
 
     /// Scans a source, streaming results to `sink`; at most one batch of resources is held.
-    pub async fn scan_with(&self, source: &dyn ResourceSource, sink: &mut dyn ScanSink) -> Result<u64> {
+    pub async fn scan_with(&self, source: &dyn ResourceSource, sink: &mut (dyn ScanSink + Send)) -> Result<u64> {
         let mut stream = source.open().await?;
         let mut batch = Vec::with_capacity(self.batch_size.min(65536));
         let mut done = 0u64;

@@ -107,7 +107,7 @@ pub struct ScanReport {
 
 /// Receives a scan's results as they are produced. Implementations decide what to keep: the
 /// engine itself keeps nothing, so memory is bounded by its batch.
-pub trait ScanSink: Send {
+pub trait ScanSink {
     /// One resource's results.
     fn on_result(&mut self, resource: &Resource, result: &ResourceResult);
     /// A source event other than a resource (errors, gaps, skipped records).

@@ -104,13 +104,14 @@ fn no_open_port(r: &Resource, ports: &[i64]) -> Outcome {
     if hits.is_empty() {
         return Outcome::pass(INGRESS, json!(rules.iter().map(OpenRule::to_json).collect::<Vec<_>>()));
     }
+    let ports: Vec<String> = hits.iter().map(|(p, _)| p.to_string()).collect();
+    let reason = if hits.len() == 1 && !hits[0].1.all_traffic() {
+        format!("ingress allows {}", hits[0].1.describe())
+    } else {
+        format!("ingress allows {}, exposing port{} {}", hits[0].1.describe(), if hits.len() > 1 { "s" } else { "" }, ports.join(", "))
+    };
     Outcome::fail(
-        format!(
-            "ingress allows {} (port{} {})",
-            hits[0].1.describe(),
-            if hits.len() > 1 { "s" } else { "" },
-            hits.iter().map(|(p, _)| p.to_string()).collect::<Vec<_>>().join(", ")
-        ),
+        reason,
         INGRESS,
         json!(hits.iter().map(|(_, r)| r.to_json()).collect::<Vec<_>>()),
     )
