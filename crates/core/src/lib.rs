@@ -32,3 +32,6 @@ pub use tags::Tags;
 pub use engine::{Engine, EngineBuilder, ResourceResult};
 pub use report::{ScanReport, ScanSink};
 pub use source::{InventoryFile, ResourceSource, SourceEvent};
+
+/// The YAML implementation the crate uses (for tests and tools that read the same files).
+pub use serde_yaml;

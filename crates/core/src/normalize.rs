@@ -181,7 +181,13 @@ pub fn config_item(v: &Value) -> Result<Normalised, String> {
     if let Some(item) = m.get("configurationItem") {
         return config_item(item);
     }
-    let arn_text = str_field(m, &["arn", "ARN"]).map(str::to_string);
+    // SelectResourceConfig returns only the selected fields: the ARN may be inside the configuration.
+    let inner_arn = m
+        .get("configuration")
+        .map(parse_embedded)
+        .and_then(|c| ["Arn", "arn", "ARN"].iter().find_map(|k| c.get(*k).and_then(Value::as_str).map(str::to_string)))
+        .filter(|a| Arn::parse(a).is_ok());
+    let arn_text = str_field(m, &["arn", "ARN"]).map(str::to_string).or(inner_arn);
     let rtype = str_field(m, &["resourceType"]).map(str::to_string).or_else(|| {
         arn_text
             .as_deref()
@@ -230,6 +236,13 @@ pub fn config_item(v: &Value) -> Result<Normalised, String> {
             .or_else(|| config.get("tagList"))
             .or_else(|| config.get("TagList"));
         r.tags = tags_from(from_conf.or_else(|| supp.get("Tags")));
+    }
+    if let Some(Value::Array(us)) = m.get("unobserved") {
+        for u in us {
+            if let (Some(p), Some(why)) = (u.get("path").and_then(Value::as_str), u.get("reason").and_then(Value::as_str)) {
+                r.mark_unobserved(p, why);
+            }
+        }
     }
     if config.is_null() {
         r.mark_unobserved("configuration", "the item carries no configuration");
@@ -685,6 +698,8 @@ pub fn raw_response(v: &Value, ctx: &RawContext) -> (Vec<Resource>, Vec<String>)
         (Some(_), Some(d)) => d,
         _ => v,
     };
+    let fixed = fix_datetimes(data);
+    let data = &fixed;
     let mut out = Vec::new();
     let mut errs = Vec::new();
     let mut push = |r: Result<Resource, String>| match r {
@@ -699,6 +714,10 @@ pub fn raw_response(v: &Value, ctx: &RawContext) -> (Vec<Resource>, Vec<String>)
     for res in arr(data, "Reservations") {
         let owner = s(res, "OwnerId");
         for i in arr(res, "Instances") {
+            let state = i.get("State").and_then(|s| s.get("Name")).and_then(Value::as_str);
+            if matches!(state, Some("terminated") | Some("shutting-down")) {
+                continue;
+            }
             let id = s(i, "InstanceId").unwrap_or_default();
             push(build(ctx, "AWS::EC2::Instance", None, |p, r, a| format!("arn:{p}:ec2:{r}:{a}:instance/{id}"), i, owner.as_deref()).map(name_tag));
         }
@@ -801,6 +820,28 @@ pub fn raw_response(v: &Value, ctx: &RawContext) -> (Vec<Resource>, Vec<String>)
         push(s3_bucket(data, ctx));
     }
     (out, errs)
+}
+
+/// Recorded boto3 responses write datetimes as `{"__class__": "datetime", "year": ...}`:
+/// turn them into RFC 3339 strings.
+pub fn fix_datetimes(v: &Value) -> Value {
+    match v {
+        Value::Object(m) if m.get("__class__").and_then(Value::as_str) == Some("datetime") => {
+            let n = |k: &str| m.get(k).and_then(Value::as_u64).unwrap_or(0);
+            Value::String(format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                n("year"),
+                n("month"),
+                n("day"),
+                n("hour"),
+                n("minute"),
+                n("second")
+            ))
+        }
+        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), fix_datetimes(x))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(fix_datetimes).collect()),
+        other => other.clone(),
+    }
 }
 
 fn s3_bucket(doc: &Value, ctx: &RawContext) -> Result<Resource, String> {
