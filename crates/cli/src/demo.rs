@@ -23,7 +23,17 @@ pub fn plan_table(report: &ScanReport, limit: usize) -> String {
         for c in &p.changes {
             if rows < limit {
                 let arn = if p.arn.chars().count() > 70 {
-                    format!("…{}", p.arn.chars().rev().take(69).collect::<Vec<_>>().into_iter().rev().collect::<String>())
+                    format!(
+                        "…{}",
+                        p.arn
+                            .chars()
+                            .rev()
+                            .take(69)
+                            .collect::<Vec<_>>()
+                            .into_iter()
+                            .rev()
+                            .collect::<String>()
+                    )
                 } else {
                     p.arn.clone()
                 };
@@ -49,12 +59,19 @@ pub fn plan_table(report: &ScanReport, limit: usize) -> String {
         }
     }
     if rows > limit {
-        out.push_str(&format!("  … and {} more changes (see tag-plan.json)\n", rows - limit));
+        out.push_str(&format!(
+            "  … and {} more changes (see tag-plan.json)\n",
+            rows - limit
+        ));
     }
     out.push_str(&format!(
         "{} changes on {} resources; nothing is written by a plan\n",
         rows,
-        report.tag_plans.iter().filter(|p| !p.changes.is_empty()).count()
+        report
+            .tag_plans
+            .iter()
+            .filter(|p| !p.changes.is_empty())
+            .count()
     ));
     out
 }
@@ -62,14 +79,25 @@ pub fn plan_table(report: &ScanReport, limit: usize) -> String {
 pub fn run(out: &Path) -> Result<ExitCode> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
     let inv = out.join("inventory.ndjson");
-    std::fs::write(&inv, DEMO_INVENTORY).with_context(|| format!("cannot write `{}`", inv.display()))?;
+    std::fs::write(&inv, DEMO_INVENTORY)
+        .with_context(|| format!("cannot write `{}`", inv.display()))?;
     let pol = out.join("policy.yaml");
-    std::fs::write(&pol, EXAMPLE_POLICY).with_context(|| format!("cannot write `{}`", pol.display()))?;
+    std::fs::write(&pol, EXAMPLE_POLICY)
+        .with_context(|| format!("cannot write `{}`", pol.display()))?;
     let policy = crate::load_policy(Some(&pol))?;
     let engine = Engine::builder().policy(policy).build()?;
-    let report = crate::run_scan(&engine, std::slice::from_ref(&inv), &RawContext::default(), None, true, false)?;
+    let report = crate::run_scan(
+        &engine,
+        std::slice::from_ref(&inv),
+        &RawContext::default(),
+        None,
+        true,
+        false,
+    )?;
 
-    println!("Assetwarden demo: a web shop on AWS (2 accounts, 2 regions), scanned with the example policy\n");
+    println!(
+        "Assetwarden demo: a web shop on AWS (2 accounts, 2 regions), scanned with the example policy\n"
+    );
     println!(
         "Inventory: {} resources of {} types, {} checks",
         report.coverage.resources,
@@ -90,9 +118,17 @@ pub fn run(out: &Path) -> Result<ExitCode> {
     println!("\n== Tag plan ==");
     print!("{}", plan_table(&report, 15));
 
-    let is_tag = |f: &&assetwarden_core::Finding| f.kind == assetwarden_core::finding::CheckKind::TagPolicy;
-    let tag_fail: Vec<_> = report.findings.iter().filter(|f| is_tag(f) && f.status == Status::Fail).collect();
-    let fixable = tag_fail.iter().filter(|f| f.message.contains("the plan adds") || f.message.contains("the plan sets")).count();
+    let is_tag =
+        |f: &&assetwarden_core::Finding| f.kind == assetwarden_core::finding::CheckKind::TagPolicy;
+    let tag_fail: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| is_tag(f) && f.status == Status::Fail)
+        .collect();
+    let fixable = tag_fail
+        .iter()
+        .filter(|f| f.message.contains("the plan adds") || f.message.contains("the plan sets"))
+        .count();
     let mut untagged: Vec<&str> = tag_fail.iter().map(|f| f.resource.arn.as_str()).collect();
     untagged.sort();
     untagged.dedup();
@@ -106,7 +142,11 @@ pub fn run(out: &Path) -> Result<ExitCode> {
 
     println!("\n== Configuration findings by severity ==");
     let mut by: BTreeMap<Severity, Vec<&assetwarden_core::Finding>> = BTreeMap::new();
-    for f in report.findings.iter().filter(|f| f.status == Status::Fail && !is_tag(f)) {
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.status == Status::Fail && !is_tag(f))
+    {
         by.entry(f.severity).or_default().push(f);
     }
     for sev in Severity::ALL.iter().rev() {
@@ -114,8 +154,19 @@ pub fn run(out: &Path) -> Result<ExitCode> {
         println!("  {:<13} {}", sev.as_str(), fs.len());
     }
     println!("\n  Most severe failures:");
-    for f in report.findings.iter().filter(|f| f.status == Status::Fail && !is_tag(f)).take(12) {
-        println!("  {:<8} {:<36} {:<32} {}", f.severity.as_str(), f.check_id, f.resource.name, f.message);
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.status == Status::Fail && !is_tag(f))
+        .take(12)
+    {
+        println!(
+            "  {:<8} {:<36} {:<32} {}",
+            f.severity.as_str(),
+            f.check_id,
+            f.resource.name,
+            f.message
+        );
     }
     let n = |s: Status| report.summary.by_status.get(&s).copied().unwrap_or(0);
     println!(
@@ -139,10 +190,16 @@ pub fn run(out: &Path) -> Result<ExitCode> {
     };
     write("report.json", output::json(&report))?;
     write("summary.md", output::markdown(&report))?;
-    write("findings.sarif", serde_json::to_string_pretty(&output::sarif(&report))?)?;
+    write(
+        "findings.sarif",
+        serde_json::to_string_pretty(&output::sarif(&report))?,
+    )?;
     let (asff, _) = output::asff(&report, &AsffOptions::default());
     write("findings.asff.json", serde_json::to_string_pretty(&asff)?)?;
-    write("tag-plan.json", serde_json::to_string_pretty(&report.tag_plans)?)?;
+    write(
+        "tag-plan.json",
+        serde_json::to_string_pretty(&report.tag_plans)?,
+    )?;
     let mut nd = String::new();
     for f in &report.findings {
         nd.push_str(&output::ndjson_line(f));
@@ -151,8 +208,14 @@ pub fn run(out: &Path) -> Result<ExitCode> {
     write("findings.ndjson", nd)?;
     let shown = std::fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf());
     println!("\nReports written to {}:", shown.display());
-    println!("  report.json  summary.md  findings.sarif  findings.asff.json  findings.ndjson  tag-plan.json");
+    println!(
+        "  report.json  summary.md  findings.sarif  findings.asff.json  findings.ndjson  tag-plan.json"
+    );
     println!("  (and the inventory and policy used: inventory.ndjson, policy.yaml)");
-    println!("\nNext: assetwarden scan --inventory {} --policy {} --format table", inv.display(), pol.display());
+    println!(
+        "\nNext: assetwarden scan --inventory {} --policy {} --format table",
+        inv.display(),
+        pol.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

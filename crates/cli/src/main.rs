@@ -190,7 +190,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command: PolicyCommand::Check { file },
         } => {
             let p = load_policy(Some(&file))?;
-            let n_tags = p.classification.as_ref().map(|c| c.rules.len()).unwrap_or(0);
+            let n_tags = p
+                .classification
+                .as_ref()
+                .map(|c| c.rules.len())
+                .unwrap_or(0);
             let engine = Engine::builder().policy(p.clone()).build()?;
             println!(
                 "{}: valid ({} checks selected, {} declarative rules, {} governed tags, {} exceptions)",
@@ -244,7 +248,11 @@ fn checks_table(cat: &[CheckMeta]) -> String {
             m.id,
             m.severity.as_str(),
             m.references.securityhub.as_deref().unwrap_or("-"),
-            if cis.is_empty() { "-".to_string() } else { cis.join(", ") },
+            if cis.is_empty() {
+                "-".to_string()
+            } else {
+                cis.join(", ")
+            },
             m.resource_types.join(", "),
             m.title
         ));
@@ -258,10 +266,13 @@ pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy> {
     let cat = catalog();
     match path {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read policy `{}`", p.display()))?;
-            Policy::from_str_named(&text, &p.display().to_string(), &cat).map_err(|e| anyhow!("{e}"))
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read policy `{}`", p.display()))?;
+            Policy::from_str_named(&text, &p.display().to_string(), &cat)
+                .map_err(|e| anyhow!("{e}"))
         }
-        None => Policy::from_str_named(EXAMPLE_POLICY, "<example policy>", &cat).map_err(|e| anyhow!("{e}")),
+        None => Policy::from_str_named(EXAMPLE_POLICY, "<example policy>", &cat)
+            .map_err(|e| anyhow!("{e}")),
     }
 }
 
@@ -270,7 +281,9 @@ pub(crate) fn parse_now(now: Option<&str>) -> Result<chrono::DateTime<chrono::Ut
         None => Ok(chrono::Utc::now()),
         Some(s) => chrono::DateTime::parse_from_rfc3339(s)
             .map(|d| d.with_timezone(&chrono::Utc))
-            .map_err(|e| anyhow!("invalid `--now` `{s}`: {e} (expected RFC 3339, e.g. 2026-11-27T00:00:00Z)")),
+            .map_err(|e| {
+                anyhow!("invalid `--now` `{s}`: {e} (expected RFC 3339, e.g. 2026-11-27T00:00:00Z)")
+            }),
     }
 }
 
@@ -284,10 +297,10 @@ fn build_engine(input: &InputArgs, batch_size: usize) -> Result<Engine> {
 }
 
 fn raw_ctx(input: &InputArgs) -> Result<RawContext> {
-    if let Some(a) = &input.account {
-        if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
-            bail!("`--account` `{a}` is not a 12-digit account id");
-        }
+    if let Some(a) = &input.account
+        && (a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+    {
+        bail!("`--account` `{a}` is not a 12-digit account id");
     }
     Ok(RawContext {
         account: input.account.clone(),
@@ -335,17 +348,20 @@ impl ScanSink for CliSink<'_> {
 
 impl CliSink<'_> {
     fn stream(&mut self, fs: &[Finding]) {
-        let Some(w) = self.ndjson.as_mut() else { return };
+        let Some(w) = self.ndjson.as_mut() else {
+            return;
+        };
         for f in fs {
             let keep = match f.status {
                 Status::Pass => self.keep_pass,
                 Status::NotApplicable => self.keep_na,
                 _ => true,
             };
-            if keep && self.write_error.is_none() {
-                if let Err(e) = writeln!(w, "{}", output::ndjson_line(f)) {
-                    self.write_error = Some(e);
-                }
+            if keep
+                && self.write_error.is_none()
+                && let Err(e) = writeln!(w, "{}", output::ndjson_line(f))
+            {
+                self.write_error = Some(e);
             }
         }
     }
@@ -357,8 +373,10 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
     }
     let p = indicatif::ProgressBar::new_spinner();
     p.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {pos} resources scanned ({per_sec}) {elapsed}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {pos} resources scanned ({per_sec}) {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     p.enable_steady_tick(std::time::Duration::from_millis(120));
     Some(p)
@@ -403,7 +421,9 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     let engine = build_engine(&args.input, args.batch_size)?;
     let ctx = raw_ctx(&args.input)?;
     let mut file_out: Option<std::fs::File> = match &args.output {
-        Some(p) => Some(std::fs::File::create(p).with_context(|| format!("cannot create `{}`", p.display()))?),
+        Some(p) => Some(
+            std::fs::File::create(p).with_context(|| format!("cannot create `{}`", p.display()))?,
+        ),
         None => None,
     };
     let stdout = std::io::stdout();
@@ -414,11 +434,25 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             None => &mut lock,
         };
         let mut bw = std::io::BufWriter::new(w);
-        let r = run_scan(&engine, &args.input.inventory, &ctx, Some(&mut bw), !args.no_pass, args.include_not_applicable)?;
+        let r = run_scan(
+            &engine,
+            &args.input.inventory,
+            &ctx,
+            Some(&mut bw),
+            !args.no_pass,
+            args.include_not_applicable,
+        )?;
         bw.flush()?;
         r
     } else {
-        run_scan(&engine, &args.input.inventory, &ctx, None, !args.no_pass, args.include_not_applicable)?
+        run_scan(
+            &engine,
+            &args.input.inventory,
+            &ctx,
+            None,
+            !args.no_pass,
+            args.include_not_applicable,
+        )?
     };
     let text = match args.format {
         Format::Ndjson => None,
@@ -459,7 +493,10 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             e.id,
             e.owner,
             e.expires,
-            e.location.as_deref().map(|l| format!(" ({l})")).unwrap_or_default()
+            e.location
+                .as_deref()
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default()
         );
     }
     Ok(exit_code(&report, args.fail_on, args.fail_on_unknown))
@@ -467,12 +504,15 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
 
 fn exit_code(report: &ScanReport, fail_on: Option<Severity>, unknown_too: bool) -> ExitCode {
     if let Some(min) = fail_on {
-        let breach = report.summary.failures_by_severity.iter().any(|(s, n)| *s >= min && *n > 0)
+        let breach = report
+            .summary
+            .failures_by_severity
+            .iter()
+            .any(|(s, n)| *s >= min && *n > 0)
             || (unknown_too
-                && report
-                    .findings
-                    .iter()
-                    .any(|f| matches!(f.status, Status::Unknown | Status::Error) && f.severity >= min));
+                && report.findings.iter().any(|f| {
+                    matches!(f.status, Status::Unknown | Status::Error) && f.severity >= min
+                }));
         if breach {
             eprintln!("failing: findings of severity {min} or higher");
             return ExitCode::from(1);

@@ -40,14 +40,22 @@ impl Arn {
             reason: reason.to_string(),
         };
         let mut parts = text.splitn(6, ':');
-        let (Some(prefix), Some(partition), Some(service), Some(region), Some(account), Some(resource)) = (
+        let (
+            Some(prefix),
+            Some(partition),
+            Some(service),
+            Some(region),
+            Some(account),
+            Some(resource),
+        ) = (
             parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
-        ) else {
+        )
+        else {
             return Err(err("expected 6 parts separated by `:`"));
         };
         if prefix != "arn" {
@@ -229,8 +237,14 @@ mod tests {
             ("arn:aws:s3", "6 parts"),
             ("urn:aws:s3:::b", "`arn:`"),
             ("arn:azure:s3:::b", "unknown partition `azure`"),
-            ("arn:aws:EC2:us-east-1:123456789012:instance/i-1", "invalid service"),
-            ("arn:aws:ec2:us-east-1:12345:instance/i-1", "invalid account `12345`"),
+            (
+                "arn:aws:EC2:us-east-1:123456789012:instance/i-1",
+                "invalid service",
+            ),
+            (
+                "arn:aws:ec2:us-east-1:12345:instance/i-1",
+                "invalid account `12345`",
+            ),
             ("arn:aws:ec2:us-east-1:123456789012:", "empty"),
         ] {
             match Arn::parse(text) {
@@ -251,9 +265,8 @@ mod tests {
             "[a-z-]{1,12}:[a-zA-Z0-9:/_.+=@-]{1,40}",
             "\\PC{1,20}",
         ];
-        (partition, service, region, account, resource).prop_map(|(p, s, r, a, res)| {
-            format!("arn:{p}:{s}:{r}:{a}:{res}")
-        })
+        (partition, service, region, account, resource)
+            .prop_map(|(p, s, r, a, res)| format!("arn:{p}:{s}:{r}:{a}:{res}"))
     }
 
     proptest! {

@@ -73,7 +73,10 @@ impl EvalContext<'_> {
     }
     /// A numeric parameter, or `default`.
     pub fn param_f64(&self, name: &str, default: f64) -> f64 {
-        self.params.get(name).and_then(Value::as_f64).unwrap_or(default)
+        self.params
+            .get(name)
+            .and_then(Value::as_f64)
+            .unwrap_or(default)
     }
     /// A parameter holding a list of strings (a comma-separated string is accepted too).
     pub fn param_strings(&self, name: &str) -> Vec<String> {

@@ -209,7 +209,10 @@ pub struct ClassificationScheme {
 
 fn attr(r: &Resource, ev: Option<&CreationEvent>, f: DeriveFrom) -> Option<(String, String)> {
     let (v, what) = match f {
-        DeriveFrom::Account => (Some(r.account_id.clone()).filter(|s| !s.is_empty()), "account"),
+        DeriveFrom::Account => (
+            Some(r.account_id.clone()).filter(|s| !s.is_empty()),
+            "account",
+        ),
         DeriveFrom::Region => (Some(r.aws_region.clone()), "region"),
         DeriveFrom::Name => (Some(r.display_name().to_string()), "name"),
         DeriveFrom::Type => (Some(r.resource_type.clone()), "type"),
@@ -219,11 +222,13 @@ fn attr(r: &Resource, ev: Option<&CreationEvent>, f: DeriveFrom) -> Option<(Stri
         DeriveFrom::EventCreatorName => (ev.and_then(|e| e.creator_name.clone()), "creator"),
         DeriveFrom::EventCreatorType => (ev.and_then(|e| e.creator_type.clone()), "creator type"),
         DeriveFrom::EventTime => (
-            ev.and_then(|e| e.time).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            ev.and_then(|e| e.time)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             "creation time",
         ),
         DeriveFrom::EventDate => (
-            ev.and_then(|e| e.time).map(|t| t.format("%Y-%m-%d").to_string()),
+            ev.and_then(|e| e.time)
+                .map(|t| t.format("%Y-%m-%d").to_string()),
             "creation date",
         ),
     };
@@ -234,11 +239,16 @@ fn attr(r: &Resource, ev: Option<&CreationEvent>, f: DeriveFrom) -> Option<(Stri
 }
 
 impl CompiledDerive {
-    fn apply(&self, r: &Resource, ev: Option<&CreationEvent>, planned: &Tags) -> Option<(String, String)> {
-        if let Some(w) = &self.when {
-            if w.eval(r, planned) != Truth::True {
-                return None;
-            }
+    fn apply(
+        &self,
+        r: &Resource,
+        ev: Option<&CreationEvent>,
+        planned: &Tags,
+    ) -> Option<(String, String)> {
+        if let Some(w) = &self.when
+            && w.eval(r, planned) != Truth::True
+        {
+            return None;
         }
         let (src, why) = match &self.source {
             DeriveSource::Attr(f) => attr(r, ev, *f)?,
@@ -267,7 +277,10 @@ impl CompiledDerive {
                     best = Some(best.map_or(n, |b| b.max(n)));
                 }
                 let b = best?;
-                (b.to_string(), format!("highest of {} = {b}", keys.join("/")))
+                (
+                    b.to_string(),
+                    format!("highest of {} = {b}", keys.join("/")),
+                )
             }
             DeriveSource::Literal => {
                 let v = self.value.clone()?;
@@ -289,10 +302,10 @@ impl CompiledDerive {
                     .map(|m| m.as_str().to_string())
                     .unwrap_or_default(),
             };
-        } else if self.map.is_none() {
-            if let Some(v) = &self.value {
-                value = v.clone();
-            }
+        } else if self.map.is_none()
+            && let Some(v) = &self.value
+        {
+            value = v.clone();
         }
         if let Some(map) = &self.map {
             value = map.get(&value).or_else(|| map.get("*"))?.clone();
@@ -335,21 +348,24 @@ impl TagPolicy for ClassificationScheme {
             });
             let evidence = Evidence::new(
                 format!("tags.{}", rule.key),
-                current.clone().map(serde_json::Value::String).unwrap_or(serde_json::Value::Null),
+                current
+                    .clone()
+                    .map(serde_json::Value::String)
+                    .unwrap_or(serde_json::Value::Null),
             );
             match current {
                 Some(cur) if rule.allows(&cur) => {
-                    if rule.overwrite {
-                        if let Some((v, why)) = proposal.filter(|(v, _)| v != &cur) {
-                            changes.push(TagChange {
-                                key: rule.key.clone(),
-                                action: TagAction::Fix,
-                                old_value: Some(cur.clone()),
-                                new_value: v.clone(),
-                                reason: format!("{why} (the scheme overwrites this tag)"),
-                            });
-                            planned.insert(rule.key.clone(), v);
-                        }
+                    if rule.overwrite
+                        && let Some((v, why)) = proposal.filter(|(v, _)| v != &cur)
+                    {
+                        changes.push(TagChange {
+                            key: rule.key.clone(),
+                            action: TagAction::Fix,
+                            old_value: Some(cur.clone()),
+                            new_value: v.clone(),
+                            reason: format!("{why} (the scheme overwrites this tag)"),
+                        });
+                        planned.insert(rule.key.clone(), v);
                     }
                     verdicts.push(TagVerdict {
                         key: rule.key.clone(),
@@ -378,7 +394,9 @@ impl TagPolicy for ClassificationScheme {
                             });
                             planned.insert(rule.key.clone(), v);
                         }
-                        _ => message.push_str("; a person must fix it (the scheme does not overwrite this tag)"),
+                        _ => message.push_str(
+                            "; a person must fix it (the scheme does not overwrite this tag)",
+                        ),
                     }
                     verdicts.push(TagVerdict {
                         key: rule.key.clone(),
@@ -403,7 +421,9 @@ impl TagPolicy for ClassificationScheme {
                             });
                             planned.insert(rule.key.clone(), v);
                         }
-                        None => message.push_str("; nothing to derive it from, a person must set it"),
+                        None => {
+                            message.push_str("; nothing to derive it from, a person must set it")
+                        }
                     }
                     verdicts.push(TagVerdict {
                         key: rule.key.clone(),
@@ -418,7 +438,10 @@ impl TagPolicy for ClassificationScheme {
         }
         // Validate what would be written against AWS's rules; refuse what breaks them.
         let mut refused = Vec::new();
-        let to_write: Tags = changes.iter().map(|c| (c.key.clone(), c.new_value.clone())).collect();
+        let to_write: Tags = changes
+            .iter()
+            .map(|c| (c.key.clone(), c.new_value.clone()))
+            .collect();
         let violations = validate_write(&r.tags, &to_write);
         if !violations.is_empty() {
             for v in &violations {
@@ -492,7 +515,8 @@ classification:
         let s = scheme(Y);
         let mut r = Resource::new("arn:aws:s3:::staging-logs", "AWS::S3::Bucket");
         r.account_id = "333333333333".into();
-        r.tags.insert("DataClassification".into(), "confidential".into());
+        r.tags
+            .insert("DataClassification".into(), "confidential".into());
         r.tags.insert("AssetGrade".into(), "C".into());
         let ev = CreationEvent {
             creator_name: Some("alice".into()),
@@ -504,11 +528,22 @@ classification:
         assert_eq!(w.get("Owner").map(String::as_str), Some("alice"));
         assert_eq!(w.get("Confidentiality").map(String::as_str), Some("3"));
         assert_eq!(w.get("AssetGrade").map(String::as_str), Some("A"));
-        assert!(!w.contains_key("DataClassification"), "a person's value is kept");
-        let fix = c.plan.changes.iter().find(|c| c.key == "AssetGrade").unwrap();
+        assert!(
+            !w.contains_key("DataClassification"),
+            "a person's value is kept"
+        );
+        let fix = c
+            .plan
+            .changes
+            .iter()
+            .find(|c| c.key == "AssetGrade")
+            .unwrap();
         assert_eq!(fix.action, TagAction::Fix);
         assert_eq!(fix.old_value.as_deref(), Some("C"));
-        assert_eq!(c.effective_tags.get("AssetGrade").map(String::as_str), Some("A"));
+        assert_eq!(
+            c.effective_tags.get("AssetGrade").map(String::as_str),
+            Some("A")
+        );
     }
 
     #[test]
@@ -527,7 +562,9 @@ classification:
 
     #[test]
     fn invalid_values_are_refused_before_writing() {
-        let s = scheme("version: 1\nclassification:\n  tags:\n    - key: Owner\n      derive:\n        - from: event.creator-name\n");
+        let s = scheme(
+            "version: 1\nclassification:\n  tags:\n    - key: Owner\n      derive:\n        - from: event.creator-name\n",
+        );
         let r = Resource::new("arn:aws:s3:::b", "AWS::S3::Bucket");
         let ev = CreationEvent {
             creator_name: Some("bad;name".into()),

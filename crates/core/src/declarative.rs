@@ -28,7 +28,9 @@ impl Check for DeclarativeRule {
                 Truth::True => {}
                 Truth::False => return Outcome::na("the rule's `when` condition does not hold"),
                 Truth::Unknown => {
-                    return Outcome::unknown("the rule's `when` condition reads data the source could not see");
+                    return Outcome::unknown(
+                        "the rule's `when` condition reads data the source could not see",
+                    );
                 }
             }
         }
@@ -37,7 +39,10 @@ impl Check for DeclarativeRule {
                 evidence: self.assert.evidence(r, ctx.tags),
             },
             Truth::False => Outcome::Fail {
-                reason: self.message.clone().unwrap_or_else(|| self.meta.title.clone()),
+                reason: self
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| self.meta.title.clone()),
                 evidence: self.assert.evidence(r, ctx.tags),
             },
             Truth::Unknown => {

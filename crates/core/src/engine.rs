@@ -141,7 +141,10 @@ impl EngineBuilder {
         let mut seen = std::collections::HashSet::new();
         for c in &self.extra {
             if all.iter().any(|x| x.meta().id == c.meta().id) {
-                return Err(Error::Config(format!("check id `{}` is registered twice", c.meta().id)));
+                return Err(Error::Config(format!(
+                    "check id `{}` is registered twice",
+                    c.meta().id
+                )));
             }
         }
         all.extend(self.extra.iter().cloned());
@@ -149,7 +152,10 @@ impl EngineBuilder {
         for c in all {
             let meta = c.meta();
             if !seen.insert(meta.id.clone()) {
-                return Err(Error::Config(format!("check id `{}` is registered twice", meta.id)));
+                return Err(Error::Config(format!(
+                    "check id `{}` is registered twice",
+                    meta.id
+                )));
             }
             let registered_extra = self.extra.iter().any(|x| Arc::ptr_eq(x, &c));
             if !(policy.selects(meta) || (registered_extra && policy.selects_extra(meta))) {
@@ -175,7 +181,12 @@ impl EngineBuilder {
             for p in &meta.reads {
                 match AttrPath::parse(p) {
                     Ok(p) => reads.push(p),
-                    Err(e) => return Err(Error::Config(format!("check `{}` reads a bad path: {e}", meta.id))),
+                    Err(e) => {
+                        return Err(Error::Config(format!(
+                            "check `{}` reads a bad path: {e}",
+                            meta.id
+                        )));
+                    }
                 }
             }
             checks.push(Prepared {
@@ -194,9 +205,12 @@ impl EngineBuilder {
                 by_type.entry(t.clone()).or_default().push(i);
             }
         }
-        let tag_policy = self
-            .tag_policy
-            .or_else(|| policy.classification.clone().map(|c| c as Arc<dyn TagPolicy>));
+        let tag_policy = self.tag_policy.or_else(|| {
+            policy
+                .classification
+                .clone()
+                .map(|c| c as Arc<dyn TagPolicy>)
+        });
         Ok(Engine {
             checks,
             by_type,
@@ -247,7 +261,10 @@ impl Engine {
 
     /// The tag keys the classification governs.
     pub fn governed_keys(&self) -> Vec<String> {
-        self.tag_policy.as_ref().map(|t| t.keys()).unwrap_or_default()
+        self.tag_policy
+            .as_ref()
+            .map(|t| t.keys())
+            .unwrap_or_default()
     }
 
     /// The evaluation time.
@@ -262,7 +279,11 @@ impl Engine {
     }
 
     /// Evaluates a new resource with the event that created it.
-    pub fn evaluate_with_event(&self, r: &Resource, event: Option<&CreationEvent>) -> ResourceResult {
+    pub fn evaluate_with_event(
+        &self,
+        r: &Resource,
+        event: Option<&CreationEvent>,
+    ) -> ResourceResult {
         let classification = self.tag_policy.as_ref().map(|tp| tp.classify(r, event));
         let tags = classification
             .as_ref()
@@ -292,11 +313,11 @@ impl Engine {
                     },
                     Some("Apply the tag plan (`assetwarden tag plan`), or set the tag by hand where it cannot be derived.".into()),
                 );
-                if !r.unobserved.is_empty() {
-                    if let Some(u) = r.unobserved.iter().find(|u| u.path == "tags") {
-                        f.status = Status::Unknown;
-                        f.message = format!("the resource's tags were not observed: {}", u.reason);
-                    }
+                if !r.unobserved.is_empty()
+                    && let Some(u) = r.unobserved.iter().find(|u| u.path == "tags")
+                {
+                    f.status = Status::Unknown;
+                    f.message = format!("the resource's tags were not observed: {}", u.reason);
                 }
                 self.apply_exceptions(&mut f, r, tags);
                 findings.push(f);
@@ -337,15 +358,28 @@ impl Engine {
         }
     }
 
-    fn run_check(&self, p: &Prepared, r: &Resource, tags: &Tags) -> (Status, String, Vec<Evidence>) {
+    fn run_check(
+        &self,
+        p: &Prepared,
+        r: &Resource,
+        tags: &Tags,
+    ) -> (Status, String, Vec<Evidence>) {
         for sc in &p.scopes {
             match sc.eval(r, tags) {
                 Truth::True => {}
                 Truth::False => {
-                    return (Status::NotApplicable, "outside the check's scope in the policy".into(), sc.evidence(r, tags));
+                    return (
+                        Status::NotApplicable,
+                        "outside the check's scope in the policy".into(),
+                        sc.evidence(r, tags),
+                    );
                 }
                 Truth::Unknown => {
-                    return (Status::Unknown, "the check's scope reads data the source could not see".into(), sc.evidence(r, tags));
+                    return (
+                        Status::Unknown,
+                        "the check's scope reads data the source could not see".into(),
+                        sc.evidence(r, tags),
+                    );
                 }
             }
         }
@@ -361,14 +395,23 @@ impl Engine {
             now: self.now,
             tags,
         };
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.check.evaluate(r, &ctx)));
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.check.evaluate(r, &ctx)));
         match outcome {
-            Ok(Outcome::Pass { evidence }) => (Status::Pass, format!("{} (compliant)", p.check.meta().title), evidence),
+            Ok(Outcome::Pass { evidence }) => (
+                Status::Pass,
+                format!("{} (compliant)", p.check.meta().title),
+                evidence,
+            ),
             Ok(Outcome::Fail { reason, evidence }) => (Status::Fail, reason, evidence),
             Ok(Outcome::NotApplicable { reason }) => (Status::NotApplicable, reason, Vec::new()),
             Ok(Outcome::Unknown { reason }) => (Status::Unknown, reason, Vec::new()),
             Ok(Outcome::Error { reason }) => (Status::Error, reason, Vec::new()),
-            Err(_) => (Status::Error, "the check panicked on this resource".into(), Vec::new()),
+            Err(_) => (
+                Status::Error,
+                "the check panicked on this resource".into(),
+                Vec::new(),
+            ),
         }
     }
 
@@ -443,11 +486,18 @@ impl Engine {
         let mut out = Vec::new();
         for p in &self.checks {
             let meta = p.check.meta();
-            if !(g.resource_types.iter().any(|t| t == "*" || p.types.contains(t))) {
+            if !(g
+                .resource_types
+                .iter()
+                .any(|t| t == "*" || p.types.contains(t)))
+            {
                 continue;
             }
             let r = {
-                let mut r = Resource::new(scope.clone(), meta.resource_types.first().cloned().unwrap_or_default());
+                let mut r = Resource::new(
+                    scope.clone(),
+                    meta.resource_types.first().cloned().unwrap_or_default(),
+                );
                 r.account_id = g.account.clone().unwrap_or_default();
                 r.aws_region = g.region.clone().unwrap_or_default();
                 r.resource_id = scope.clone();
@@ -461,7 +511,10 @@ impl Engine {
                 meta.kind,
                 Status::Unknown,
                 p.severity,
-                format!("source `{}` could not list these resources: {}", g.source, g.reason),
+                format!(
+                    "source `{}` could not list these resources: {}",
+                    g.source, g.reason
+                ),
                 Vec::new(),
                 meta.references.clone(),
                 None,
@@ -485,7 +538,13 @@ impl Engine {
         batch.clear();
     }
 
-    fn on_event(&self, ev: SourceEvent, batch: &mut Vec<Resource>, sink: &mut dyn ScanSink, done: &mut u64) {
+    fn on_event(
+        &self,
+        ev: SourceEvent,
+        batch: &mut Vec<Resource>,
+        sink: &mut dyn ScanSink,
+        done: &mut u64,
+    ) {
         match ev {
             SourceEvent::Resource(r) => {
                 batch.push(*r);
@@ -503,7 +562,11 @@ impl Engine {
     }
 
     /// Scans a source, streaming results to `sink`; at most one batch of resources is held.
-    pub async fn scan_with(&self, source: &dyn ResourceSource, sink: &mut (dyn ScanSink + Send)) -> Result<u64> {
+    pub async fn scan_with(
+        &self,
+        source: &dyn ResourceSource,
+        sink: &mut (dyn ScanSink + Send),
+    ) -> Result<u64> {
         let mut stream = source.open().await?;
         let mut batch = Vec::with_capacity(self.batch_size.min(65536));
         let mut done = 0u64;
@@ -517,7 +580,11 @@ impl Engine {
     }
 
     /// Scans a synchronous iterator of events (an inventory file read without a runtime).
-    pub fn scan_iter(&self, events: impl Iterator<Item = SourceEvent>, sink: &mut dyn ScanSink) -> u64 {
+    pub fn scan_iter(
+        &self,
+        events: impl Iterator<Item = SourceEvent>,
+        sink: &mut dyn ScanSink,
+    ) -> u64 {
         let mut batch = Vec::with_capacity(self.batch_size.min(65536));
         let mut done = 0u64;
         for ev in events {
@@ -550,7 +617,10 @@ impl Engine {
                 would_suppress: report
                     .findings
                     .iter()
-                    .filter(|f| f.status == Status::Fail && f.message.contains(&format!("exception `{}` expired", e.id)))
+                    .filter(|f| {
+                        f.status == Status::Fail
+                            && f.message.contains(&format!("exception `{}` expired", e.id))
+                    })
                     .count() as u64,
             })
             .collect()

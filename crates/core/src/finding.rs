@@ -13,7 +13,18 @@ use crate::tags::Tags;
 
 /// How bad a failed check is.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema, Default,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    Default,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -91,7 +102,9 @@ impl FromStr for Severity {
 }
 
 /// The verdict of a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
     /// The resource complies.
@@ -292,7 +305,12 @@ mod tests {
     fn severity_parses_any_case() {
         assert_eq!("HIGH".parse::<Severity>(), Ok(Severity::High));
         assert!(Severity::Critical > Severity::High);
-        assert!("urgent".parse::<Severity>().unwrap_err().contains("`urgent`"));
+        assert!(
+            "urgent"
+                .parse::<Severity>()
+                .unwrap_err()
+                .contains("`urgent`")
+        );
     }
 
     proptest! {

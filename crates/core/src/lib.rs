@@ -9,9 +9,9 @@ pub mod engine;
 pub mod error;
 pub mod finding;
 pub mod location;
+pub mod normalize;
 pub mod notify;
 pub mod output;
-pub mod normalize;
 pub mod path;
 pub mod policy;
 pub mod report;
@@ -24,14 +24,14 @@ pub mod tags;
 pub use arn::Arn;
 pub use check::{Check, CheckMeta, EvalContext, Outcome};
 pub use classify::{Classification, CreationEvent, TagPlan, TagPolicy};
+pub use engine::{Engine, EngineBuilder, ResourceResult};
 pub use error::{Error, PolicyError, Result};
 pub use finding::{Evidence, Finding, Severity, Status};
 pub use policy::Policy;
-pub use resource::Resource;
-pub use tags::Tags;
-pub use engine::{Engine, EngineBuilder, ResourceResult};
 pub use report::{ScanReport, ScanSink};
+pub use resource::Resource;
 pub use source::{InventoryFile, ResourceSource, SourceEvent};
+pub use tags::Tags;
 
 /// The YAML implementation the crate uses (for tests and tools that read the same files).
 pub use serde_yaml;

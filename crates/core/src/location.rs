@@ -13,8 +13,15 @@ pub struct LocationIndex {
 }
 
 enum Frame {
-    Map { path: String, key: Option<String>, expect_key: bool },
-    Seq { path: String, index: usize },
+    Map {
+        path: String,
+        key: Option<String>,
+        expect_key: bool,
+    },
+    Seq {
+        path: String,
+        index: usize,
+    },
 }
 
 struct Builder {
@@ -45,12 +52,17 @@ impl Builder {
                 *index += 1;
                 Some(p)
             }
-            Some(Frame::Map { path, key, expect_key }) => {
+            Some(Frame::Map {
+                path,
+                key,
+                expect_key,
+            }) => {
                 if *expect_key {
                     // This node is a key: record where the key is (for "unknown field" style errors).
                     let k = scalar.unwrap_or("").to_string();
                     let p = child(path, &k);
-                    self.map.insert(format!("{p}#key"), (mark.line(), mark.col() + 1));
+                    self.map
+                        .insert(format!("{p}#key"), (mark.line(), mark.col() + 1));
                     *key = Some(k);
                     *expect_key = false;
                     None
@@ -79,12 +91,20 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingStart(..) => {
                 let p = self.value_path(mark, None).unwrap_or_default();
-                self.map.entry(p.clone()).or_insert((mark.line(), mark.col() + 1));
-                self.stack.push(Frame::Map { path: p, key: None, expect_key: true });
+                self.map
+                    .entry(p.clone())
+                    .or_insert((mark.line(), mark.col() + 1));
+                self.stack.push(Frame::Map {
+                    path: p,
+                    key: None,
+                    expect_key: true,
+                });
             }
             Event::SequenceStart(..) => {
                 let p = self.value_path(mark, None).unwrap_or_default();
-                self.map.entry(p.clone()).or_insert((mark.line(), mark.col() + 1));
+                self.map
+                    .entry(p.clone())
+                    .or_insert((mark.line(), mark.col() + 1));
                 self.stack.push(Frame::Seq { path: p, index: 0 });
             }
             Event::MappingEnd | Event::SequenceEnd => {

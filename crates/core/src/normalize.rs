@@ -123,7 +123,10 @@ pub fn tags_from(v: Option<&Value>) -> Tags {
         }
         Some(Value::Array(a)) => {
             for x in a {
-                let k = x.get("Key").or_else(|| x.get("key")).and_then(Value::as_str);
+                let k = x
+                    .get("Key")
+                    .or_else(|| x.get("key"))
+                    .and_then(Value::as_str);
                 let val = x.get("Value").or_else(|| x.get("value"));
                 if let Some(k) = k {
                     let s = match val {
@@ -185,22 +188,30 @@ pub fn config_item(v: &Value) -> Result<Normalised, String> {
     let inner_arn = m
         .get("configuration")
         .map(parse_embedded)
-        .and_then(|c| ["Arn", "arn", "ARN"].iter().find_map(|k| c.get(*k).and_then(Value::as_str).map(str::to_string)))
+        .and_then(|c| {
+            ["Arn", "arn", "ARN"]
+                .iter()
+                .find_map(|k| c.get(*k).and_then(Value::as_str).map(str::to_string))
+        })
         .filter(|a| Arn::parse(a).is_ok());
-    let arn_text = str_field(m, &["arn", "ARN"]).map(str::to_string).or(inner_arn);
-    let rtype = str_field(m, &["resourceType"]).map(str::to_string).or_else(|| {
-        arn_text
-            .as_deref()
-            .and_then(|a| Arn::parse(a).ok())
-            .and_then(|a| cfn_type_of(&a).map(str::to_string))
-    });
+    let arn_text = str_field(m, &["arn", "ARN"])
+        .map(str::to_string)
+        .or(inner_arn);
+    let rtype = str_field(m, &["resourceType"])
+        .map(str::to_string)
+        .or_else(|| {
+            arn_text
+                .as_deref()
+                .and_then(|a| Arn::parse(a).ok())
+                .and_then(|a| cfn_type_of(&a).map(str::to_string))
+        });
     let Some(rtype) = rtype else {
         return Err("the item has neither `resourceType` nor an ARN of a known type".into());
     };
-    if let Some(status) = str_field(m, &["configurationItemStatus"]) {
-        if status == "ResourceDeleted" || status == "ResourceDeletedNotRecorded" {
-            return Ok(Normalised::Deleted(arn_text.unwrap_or_default()));
-        }
+    if let Some(status) = str_field(m, &["configurationItemStatus"])
+        && (status == "ResourceDeleted" || status == "ResourceDeletedNotRecorded")
+    {
+        return Ok(Normalised::Deleted(arn_text.unwrap_or_default()));
     }
     let resource_id = str_field(m, &["resourceId"]).map(str::to_string);
     let arn = match (&arn_text, &resource_id) {
@@ -222,9 +233,16 @@ pub fn config_item(v: &Value) -> Result<Normalised, String> {
     r.configuration_item_capture_time =
         str_field(m, &["configurationItemCaptureTime"]).map(str::to_string);
     r.resource_creation_time = str_field(m, &["resourceCreationTime"]).map(str::to_string);
-    let mut config = m.get("configuration").map(parse_embedded).unwrap_or(Value::Null);
-    let mut supp: Map<String, Value> = match m.get("supplementaryConfiguration").map(parse_embedded) {
-        Some(Value::Object(s)) => s.into_iter().map(|(k, v)| (k, parse_embedded(&v))).collect(),
+    let mut config = m
+        .get("configuration")
+        .map(parse_embedded)
+        .unwrap_or(Value::Null);
+    let mut supp: Map<String, Value> = match m.get("supplementaryConfiguration").map(parse_embedded)
+    {
+        Some(Value::Object(s)) => s
+            .into_iter()
+            .map(|(k, v)| (k, parse_embedded(&v)))
+            .collect(),
         _ => Map::new(),
     };
     // Tags: the item's map, else the configuration's or supplementary tag list.
@@ -239,7 +257,10 @@ pub fn config_item(v: &Value) -> Result<Normalised, String> {
     }
     if let Some(Value::Array(us)) = m.get("unobserved") {
         for u in us {
-            if let (Some(p), Some(why)) = (u.get("path").and_then(Value::as_str), u.get("reason").and_then(Value::as_str)) {
+            if let (Some(p), Some(why)) = (
+                u.get("path").and_then(Value::as_str),
+                u.get("reason").and_then(Value::as_str),
+            ) {
                 r.mark_unobserved(p, why);
             }
         }
@@ -248,9 +269,9 @@ pub fn config_item(v: &Value) -> Result<Normalised, String> {
         r.mark_unobserved("configuration", "the item carries no configuration");
     } else if config.is_object() {
         // A Describe-shaped configuration in a Config envelope: convert.
-        let describe_shaped = config
-            .as_object()
-            .is_some_and(|c| !c.is_empty() && c.keys().filter(|k| pascal_key(k)).count() * 2 > c.len());
+        let describe_shaped = config.as_object().is_some_and(|c| {
+            !c.is_empty() && c.keys().filter(|k| pascal_key(k)).count() * 2 > c.len()
+        });
         if pascal_type(&rtype) {
             if !describe_shaped {
                 config = pascal(&config);
@@ -265,9 +286,20 @@ pub fn config_item(v: &Value) -> Result<Normalised, String> {
         }
     }
     if r.resource_name.is_none() {
-        r.resource_name = ["name", "Name", "functionName", "groupName", "dBInstanceIdentifier", "userName", "RepositoryName", "ServiceName", "ClusterName", "trailName"]
-            .iter()
-            .find_map(|k| config.get(*k).and_then(Value::as_str).map(str::to_string));
+        r.resource_name = [
+            "name",
+            "Name",
+            "functionName",
+            "groupName",
+            "dBInstanceIdentifier",
+            "userName",
+            "RepositoryName",
+            "ServiceName",
+            "ClusterName",
+            "trailName",
+        ]
+        .iter()
+        .find_map(|k| config.get(*k).and_then(Value::as_str).map(str::to_string));
     }
     r.configuration = config;
     r.supplementary_configuration = supp;
@@ -328,7 +360,10 @@ fn reply(v: &Value) -> Reply {
         _ => v,
     };
     if let Some(err) = data.get("Error") {
-        let code = err.get("Code").and_then(Value::as_str).unwrap_or("unknown error");
+        let code = err
+            .get("Code")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown error");
         if S3_NOT_CONFIGURED.contains(&code) {
             return Reply::Absent;
         }
@@ -375,8 +410,10 @@ fn s3_convert(doc: &Value, complete: bool) -> (Converted, Tags, Option<String>) 
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let mut handle = |names: &[&str], key: &str, f: &mut dyn FnMut(&Value) -> Option<Value>| {
-        match s3_part(doc, names) {
+    let mut handle =
+        |names: &[&str], key: &str, f: &mut dyn FnMut(&Value) -> Option<Value>| match s3_part(
+            doc, names,
+        ) {
             None => {
                 if !complete {
                     unobserved.push(unobs(
@@ -397,10 +434,12 @@ fn s3_convert(doc: &Value, complete: bool) -> (Converted, Tags, Option<String>) 
                     }
                 }
             },
-        }
-    };
-    handle(&["GetBucketAcl", "s3.GetBucketAcl", "Acl"], "AccessControlList", &mut |d| {
-        let grants: Vec<Value> = d
+        };
+    handle(
+        &["GetBucketAcl", "s3.GetBucketAcl", "Acl"],
+        "AccessControlList",
+        &mut |d| {
+            let grants: Vec<Value> = d
             .get("Grants")
             .and_then(Value::as_array)
             .cloned()
@@ -414,92 +453,148 @@ fn s3_convert(doc: &Value, complete: bool) -> (Converted, Tags, Option<String>) 
                 })
             })
             .collect();
-        let owner = d.get("Owner").cloned().unwrap_or(Value::Null);
-        Some(json!({"grantList": grants, "owner": {"id": owner.get("ID"), "displayName": owner.get("DisplayName")}}))
-    });
-    handle(&["GetBucketPolicy", "s3.GetBucketPolicy", "Policy"], "BucketPolicy", &mut |d| {
-        let text = match d {
-            Value::Object(m) => m.get("Policy").cloned().unwrap_or(Value::Null),
-            other => other.clone(),
-        };
-        let text = match text {
-            Value::Object(_) | Value::Array(_) => Value::String(text.to_string()),
-            t => t,
-        };
-        Some(json!({"policyText": text}))
-    });
-    handle(&["GetBucketVersioning", "s3.GetBucketVersioning", "Versioning"], "BucketVersioningConfiguration", &mut |d| {
-        Some(json!({
-            "status": d.get("Status").cloned().unwrap_or(json!("Off")),
-            "isMfaDeleteEnabled": d.get("MFADelete").map(|m| json!(m == "Enabled")),
-        }))
-    });
-    handle(&["GetBucketLogging", "s3.GetBucketLogging", "Logging"], "BucketLoggingConfiguration", &mut |d| {
-        let le = d.get("LoggingEnabled");
-        Some(json!({
-            "destinationBucketName": le.and_then(|l| l.get("TargetBucket")),
-            "logFilePrefix": le.and_then(|l| l.get("TargetPrefix")),
-        }))
-    });
-    handle(&["GetBucketEncryption", "s3.GetBucketEncryption", "ServerSideEncryptionConfiguration", "Encryption"], "ServerSideEncryptionConfiguration", &mut |d| {
-        let sse = d.get("ServerSideEncryptionConfiguration").unwrap_or(d);
-        let rules: Vec<Value> = sse
-            .get("Rules")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .map(|r| {
-                let a = r.get("ApplyServerSideEncryptionByDefault");
-                json!({
-                    "applyServerSideEncryptionByDefault": {
-                        "sseAlgorithm": a.and_then(|a| a.get("SSEAlgorithm")),
-                        "kmsMasterKeyID": a.and_then(|a| a.get("KMSMasterKeyID")),
-                    },
-                    "bucketKeyEnabled": r.get("BucketKeyEnabled"),
+            let owner = d.get("Owner").cloned().unwrap_or(Value::Null);
+            Some(
+                json!({"grantList": grants, "owner": {"id": owner.get("ID"), "displayName": owner.get("DisplayName")}}),
+            )
+        },
+    );
+    handle(
+        &["GetBucketPolicy", "s3.GetBucketPolicy", "Policy"],
+        "BucketPolicy",
+        &mut |d| {
+            let text = match d {
+                Value::Object(m) => m.get("Policy").cloned().unwrap_or(Value::Null),
+                other => other.clone(),
+            };
+            let text = match text {
+                Value::Object(_) | Value::Array(_) => Value::String(text.to_string()),
+                t => t,
+            };
+            Some(json!({"policyText": text}))
+        },
+    );
+    handle(
+        &[
+            "GetBucketVersioning",
+            "s3.GetBucketVersioning",
+            "Versioning",
+        ],
+        "BucketVersioningConfiguration",
+        &mut |d| {
+            Some(json!({
+                "status": d.get("Status").cloned().unwrap_or(json!("Off")),
+                "isMfaDeleteEnabled": d.get("MFADelete").map(|m| json!(m == "Enabled")),
+            }))
+        },
+    );
+    handle(
+        &["GetBucketLogging", "s3.GetBucketLogging", "Logging"],
+        "BucketLoggingConfiguration",
+        &mut |d| {
+            let le = d.get("LoggingEnabled");
+            Some(json!({
+                "destinationBucketName": le.and_then(|l| l.get("TargetBucket")),
+                "logFilePrefix": le.and_then(|l| l.get("TargetPrefix")),
+            }))
+        },
+    );
+    handle(
+        &[
+            "GetBucketEncryption",
+            "s3.GetBucketEncryption",
+            "ServerSideEncryptionConfiguration",
+            "Encryption",
+        ],
+        "ServerSideEncryptionConfiguration",
+        &mut |d| {
+            let sse = d.get("ServerSideEncryptionConfiguration").unwrap_or(d);
+            let rules: Vec<Value> = sse
+                .get("Rules")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|r| {
+                    let a = r.get("ApplyServerSideEncryptionByDefault");
+                    json!({
+                        "applyServerSideEncryptionByDefault": {
+                            "sseAlgorithm": a.and_then(|a| a.get("SSEAlgorithm")),
+                            "kmsMasterKeyID": a.and_then(|a| a.get("KMSMasterKeyID")),
+                        },
+                        "bucketKeyEnabled": r.get("BucketKeyEnabled"),
+                    })
                 })
-            })
-            .collect();
-        Some(json!({"rules": rules}))
-    });
-    handle(&["GetPublicAccessBlock", "s3.GetPublicAccessBlock", "PublicAccessBlockConfiguration", "PublicAccessBlock"], "PublicAccessBlockConfiguration", &mut |d| {
-        let p = d.get("PublicAccessBlockConfiguration").unwrap_or(d);
-        Some(json!({
-            "blockPublicAcls": p.get("BlockPublicAcls"),
-            "ignorePublicAcls": p.get("IgnorePublicAcls"),
-            "blockPublicPolicy": p.get("BlockPublicPolicy"),
-            "restrictPublicBuckets": p.get("RestrictPublicBuckets"),
-        }))
-    });
-    handle(&["GetBucketLifecycleConfiguration", "s3.GetBucketLifecycleConfiguration", "Lifecycle", "LifecycleConfiguration"], "BucketLifecycleConfiguration", &mut |d| {
-        Some(json!({"rules": camel(d.get("Rules").unwrap_or(&json!([])))}))
-    });
-    handle(&["GetBucketOwnershipControls", "s3.GetBucketOwnershipControls", "OwnershipControls"], "BucketOwnershipControls", &mut |d| {
-        let oc = d.get("OwnershipControls").unwrap_or(d);
-        Some(json!({"ownershipControls": camel(oc)}))
-    });
+                .collect();
+            Some(json!({"rules": rules}))
+        },
+    );
+    handle(
+        &[
+            "GetPublicAccessBlock",
+            "s3.GetPublicAccessBlock",
+            "PublicAccessBlockConfiguration",
+            "PublicAccessBlock",
+        ],
+        "PublicAccessBlockConfiguration",
+        &mut |d| {
+            let p = d.get("PublicAccessBlockConfiguration").unwrap_or(d);
+            Some(json!({
+                "blockPublicAcls": p.get("BlockPublicAcls"),
+                "ignorePublicAcls": p.get("IgnorePublicAcls"),
+                "blockPublicPolicy": p.get("BlockPublicPolicy"),
+                "restrictPublicBuckets": p.get("RestrictPublicBuckets"),
+            }))
+        },
+    );
+    handle(
+        &[
+            "GetBucketLifecycleConfiguration",
+            "s3.GetBucketLifecycleConfiguration",
+            "Lifecycle",
+            "LifecycleConfiguration",
+        ],
+        "BucketLifecycleConfiguration",
+        &mut |d| Some(json!({"rules": camel(d.get("Rules").unwrap_or(&json!([])))})),
+    );
+    handle(
+        &[
+            "GetBucketOwnershipControls",
+            "s3.GetBucketOwnershipControls",
+            "OwnershipControls",
+        ],
+        "BucketOwnershipControls",
+        &mut |d| {
+            let oc = d.get("OwnershipControls").unwrap_or(d);
+            Some(json!({"ownershipControls": camel(oc)}))
+        },
+    );
     if let Some((_, v)) = s3_part(doc, &["GetBucketTagging", "s3.GetBucketTagging", "Tagging"]) {
         match reply(v) {
             Reply::Ok(d) => tags = tags_from(d.get("TagSet").or(Some(&d))),
             Reply::Absent => {}
-            Reply::Failed(code) => unobserved.push(unobs("tags", &format!("{code} from `s3:GetBucketTagging`"))),
+            Reply::Failed(code) => {
+                unobserved.push(unobs("tags", &format!("{code} from `s3:GetBucketTagging`")))
+            }
         }
     }
-    if let Some((_, v)) = s3_part(doc, &["GetBucketLocation", "s3.GetBucketLocation", "Location"]) {
-        if let Reply::Ok(d) = reply(v) {
-            region = Some(
-                d.get("LocationConstraint")
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or("us-east-1")
-                    .to_string(),
-            );
-        }
+    if let Some((_, v)) = s3_part(
+        doc,
+        &["GetBucketLocation", "s3.GetBucketLocation", "Location"],
+    ) && let Reply::Ok(d) = reply(v)
+    {
+        region = Some(
+            d.get("LocationConstraint")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .unwrap_or("us-east-1")
+                .to_string(),
+        );
     }
     let configuration = json!({
         "name": name,
         "creationDate": doc.get("CreationDate"),
-        "owner": doc.get("GetBucketAcl").or_else(|| doc.get("Acl")).and_then(|a| reply_value(a)).and_then(|a| a.get("Owner").map(camel)),
+        "owner": doc.get("GetBucketAcl").or_else(|| doc.get("Acl")).and_then(reply_value).and_then(|a| a.get("Owner").map(camel)),
     });
     (
         Converted {
@@ -530,13 +625,16 @@ pub fn from_describe(rtype: &str, item: &Value, complete: bool) -> Converted {
     if pascal_type(rtype) {
         let mut c = pascal(item);
         if let Value::Object(m) = &mut c {
-            if rtype == "AWS::ECS::Cluster" {
-                if let Some(s) = m.remove("Settings") {
-                    m.insert("ClusterSettings".into(), s);
-                }
+            if rtype == "AWS::ECS::Cluster"
+                && let Some(s) = m.remove("Settings")
+            {
+                m.insert("ClusterSettings".into(), s);
             }
             if rtype == "AWS::ECR::Repository" && !m.contains_key("LifecyclePolicy") && !complete {
-                unobserved.push(unobs("configuration.LifecyclePolicy", "not collected (no `GetLifecyclePolicy` reply merged as `LifecyclePolicy`)"));
+                unobserved.push(unobs(
+                    "configuration.LifecyclePolicy",
+                    "not collected (no `GetLifecyclePolicy` reply merged as `LifecyclePolicy`)",
+                ));
             }
             m.remove("Tags");
         }
@@ -594,11 +692,10 @@ pub fn from_describe(rtype: &str, item: &Value, complete: bool) -> Converted {
                     unobserved.push(unobs("supplementaryConfiguration.Policy", "not collected (no `GetPolicy` reply merged as `Policy`)"));
                 }
             }
-            "AWS::KMS::Key" => {
-                if !m.contains_key("keyRotationEnabled") && !complete {
+            "AWS::KMS::Key"
+                if !m.contains_key("keyRotationEnabled") && !complete => {
                     unobserved.push(unobs("configuration.keyRotationEnabled", "not collected (no `GetKeyRotationStatus` reply merged as `KeyRotationEnabled`)"));
                 }
-            }
             _ => {}
         }
     }
@@ -641,10 +738,14 @@ fn build(
         Some(a) => a,
         None => {
             let Some(region) = region.clone() else {
-                return Err(format!("the response does not say its region; give one (`--region`) to name this {rtype}"));
+                return Err(format!(
+                    "the response does not say its region; give one (`--region`) to name this {rtype}"
+                ));
             };
             if account.is_empty() {
-                return Err(format!("the response does not say its account; give one (`--account`) to name this {rtype}"));
+                return Err(format!(
+                    "the response does not say its account; give one (`--account`) to name this {rtype}"
+                ));
             }
             fallback(&partition, &region, &account)
         }
@@ -655,13 +756,24 @@ fn build(
     if let Some(reg) = region {
         r.aws_region = reg;
     }
-    r.tags = tags_from(item.get("Tags").or_else(|| item.get("TagList")).or_else(|| item.get("tags")));
+    r.tags = tags_from(
+        item.get("Tags")
+            .or_else(|| item.get("TagList"))
+            .or_else(|| item.get("tags")),
+    );
     r.configuration = conv.configuration;
     r.supplementary_configuration = conv.supplementary;
     r.unobserved = conv.unobserved;
-    if !(item.get("Tags").is_some() || item.get("TagList").is_some() || item.get("tags").is_some()) {
+    if !(item.get("Tags").is_some() || item.get("TagList").is_some() || item.get("tags").is_some())
+    {
         // Many List/Describe calls do not return tags (ListFunctions, DescribeLoadBalancers, ...).
-        if !matches!(rtype, "AWS::EC2::SecurityGroup" | "AWS::EC2::Instance" | "AWS::EC2::Volume" | "AWS::EC2::Subnet") {
+        if !matches!(
+            rtype,
+            "AWS::EC2::SecurityGroup"
+                | "AWS::EC2::Instance"
+                | "AWS::EC2::Volume"
+                | "AWS::EC2::Subnet"
+        ) {
             r.mark_unobserved("tags", "the response carries no tags");
         }
     }
@@ -669,7 +781,10 @@ fn build(
 }
 
 fn arr<'a>(v: &'a Value, key: &str) -> Vec<&'a Value> {
-    v.get(key).and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default()
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
 }
 
 fn s(v: &Value, key: &str) -> Option<String> {
@@ -679,16 +794,35 @@ fn s(v: &Value, key: &str) -> Option<String> {
 /// Whether a record looks like a raw API response this module understands.
 pub fn is_raw_response(v: &Value) -> bool {
     const KEYS: &[&str] = &[
-        "SecurityGroups", "Reservations", "Volumes", "Subnets", "DBInstances", "DBClusters",
-        "LoadBalancers", "LoadBalancerDescriptions", "Listeners", "repositories", "Functions",
-        "trailList", "KeyMetadata", "Users", "User", "HostedZones", "services", "clusters",
-        "taskDefinition", "Buckets", "Bucket", "Configuration",
+        "SecurityGroups",
+        "Reservations",
+        "Volumes",
+        "Subnets",
+        "DBInstances",
+        "DBClusters",
+        "LoadBalancers",
+        "LoadBalancerDescriptions",
+        "Listeners",
+        "repositories",
+        "Functions",
+        "trailList",
+        "KeyMetadata",
+        "Users",
+        "User",
+        "HostedZones",
+        "services",
+        "clusters",
+        "taskDefinition",
+        "Buckets",
+        "Bucket",
+        "Configuration",
     ];
     let data = match (v.get("status_code"), v.get("data")) {
         (Some(_), Some(d)) => d,
         _ => v,
     };
-    data.as_object().is_some_and(|m| KEYS.iter().any(|k| m.contains_key(*k)))
+    data.as_object()
+        .is_some_and(|m| KEYS.iter().any(|k| m.contains_key(*k)))
 }
 
 /// Normalises a raw Describe/Get/List response. Items that cannot be named are returned as
@@ -709,72 +843,254 @@ pub fn raw_response(v: &Value, ctx: &RawContext) -> (Vec<Resource>, Vec<String>)
     for sg in arr(data, "SecurityGroups") {
         let id = s(sg, "GroupId").unwrap_or_default();
         let owner = s(sg, "OwnerId");
-        push(build(ctx, "AWS::EC2::SecurityGroup", s(sg, "SecurityGroupArn"), |p, r, a| format!("arn:{p}:ec2:{r}:{a}:security-group/{id}"), sg, owner.as_deref()).map(named(sg, "GroupName")));
+        push(
+            build(
+                ctx,
+                "AWS::EC2::SecurityGroup",
+                s(sg, "SecurityGroupArn"),
+                |p, r, a| format!("arn:{p}:ec2:{r}:{a}:security-group/{id}"),
+                sg,
+                owner.as_deref(),
+            )
+            .map(named(sg, "GroupName")),
+        );
     }
     for res in arr(data, "Reservations") {
         let owner = s(res, "OwnerId");
         for i in arr(res, "Instances") {
-            let state = i.get("State").and_then(|s| s.get("Name")).and_then(Value::as_str);
+            let state = i
+                .get("State")
+                .and_then(|s| s.get("Name"))
+                .and_then(Value::as_str);
             if matches!(state, Some("terminated") | Some("shutting-down")) {
                 continue;
             }
             let id = s(i, "InstanceId").unwrap_or_default();
-            push(build(ctx, "AWS::EC2::Instance", None, |p, r, a| format!("arn:{p}:ec2:{r}:{a}:instance/{id}"), i, owner.as_deref()).map(name_tag));
+            push(
+                build(
+                    ctx,
+                    "AWS::EC2::Instance",
+                    None,
+                    |p, r, a| format!("arn:{p}:ec2:{r}:{a}:instance/{id}"),
+                    i,
+                    owner.as_deref(),
+                )
+                .map(name_tag),
+            );
         }
     }
     for vol in arr(data, "Volumes") {
         let id = s(vol, "VolumeId").unwrap_or_default();
-        push(build(ctx, "AWS::EC2::Volume", None, |p, r, a| format!("arn:{p}:ec2:{r}:{a}:volume/{id}"), vol, None).map(name_tag));
+        push(
+            build(
+                ctx,
+                "AWS::EC2::Volume",
+                None,
+                |p, r, a| format!("arn:{p}:ec2:{r}:{a}:volume/{id}"),
+                vol,
+                None,
+            )
+            .map(name_tag),
+        );
     }
     for sn in arr(data, "Subnets") {
         let id = s(sn, "SubnetId").unwrap_or_default();
-        push(build(ctx, "AWS::EC2::Subnet", s(sn, "SubnetArn"), |p, r, a| format!("arn:{p}:ec2:{r}:{a}:subnet/{id}"), sn, s(sn, "OwnerId").as_deref()).map(name_tag));
+        push(
+            build(
+                ctx,
+                "AWS::EC2::Subnet",
+                s(sn, "SubnetArn"),
+                |p, r, a| format!("arn:{p}:ec2:{r}:{a}:subnet/{id}"),
+                sn,
+                s(sn, "OwnerId").as_deref(),
+            )
+            .map(name_tag),
+        );
     }
     for db in arr(data, "DBInstances") {
-        push(build(ctx, "AWS::RDS::DBInstance", s(db, "DBInstanceArn"), |p, r, a| format!("arn:{p}:rds:{r}:{a}:db:{}", s(db, "DBInstanceIdentifier").unwrap_or_default()), db, None).map(named(db, "DBInstanceIdentifier")));
+        push(
+            build(
+                ctx,
+                "AWS::RDS::DBInstance",
+                s(db, "DBInstanceArn"),
+                |p, r, a| {
+                    format!(
+                        "arn:{p}:rds:{r}:{a}:db:{}",
+                        s(db, "DBInstanceIdentifier").unwrap_or_default()
+                    )
+                },
+                db,
+                None,
+            )
+            .map(named(db, "DBInstanceIdentifier")),
+        );
     }
     for db in arr(data, "DBClusters") {
-        push(build(ctx, "AWS::RDS::DBCluster", s(db, "DBClusterArn"), |p, r, a| format!("arn:{p}:rds:{r}:{a}:cluster:{}", s(db, "DBClusterIdentifier").unwrap_or_default()), db, None).map(named(db, "DBClusterIdentifier")));
+        push(
+            build(
+                ctx,
+                "AWS::RDS::DBCluster",
+                s(db, "DBClusterArn"),
+                |p, r, a| {
+                    format!(
+                        "arn:{p}:rds:{r}:{a}:cluster:{}",
+                        s(db, "DBClusterIdentifier").unwrap_or_default()
+                    )
+                },
+                db,
+                None,
+            )
+            .map(named(db, "DBClusterIdentifier")),
+        );
     }
     for lb in arr(data, "LoadBalancers") {
-        push(build(ctx, "AWS::ElasticLoadBalancingV2::LoadBalancer", s(lb, "LoadBalancerArn"), |p, r, a| format!("arn:{p}:elasticloadbalancing:{r}:{a}:loadbalancer/app/{}", s(lb, "LoadBalancerName").unwrap_or_default()), lb, None).map(named(lb, "LoadBalancerName")));
+        push(
+            build(
+                ctx,
+                "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                s(lb, "LoadBalancerArn"),
+                |p, r, a| {
+                    format!(
+                        "arn:{p}:elasticloadbalancing:{r}:{a}:loadbalancer/app/{}",
+                        s(lb, "LoadBalancerName").unwrap_or_default()
+                    )
+                },
+                lb,
+                None,
+            )
+            .map(named(lb, "LoadBalancerName")),
+        );
     }
     for lb in arr(data, "LoadBalancerDescriptions") {
         let name = s(lb, "LoadBalancerName").unwrap_or_default();
-        push(build(ctx, "AWS::ElasticLoadBalancing::LoadBalancer", None, |p, r, a| format!("arn:{p}:elasticloadbalancing:{r}:{a}:loadbalancer/{name}"), lb, None).map(named(lb, "LoadBalancerName")));
+        push(
+            build(
+                ctx,
+                "AWS::ElasticLoadBalancing::LoadBalancer",
+                None,
+                |p, r, a| format!("arn:{p}:elasticloadbalancing:{r}:{a}:loadbalancer/{name}"),
+                lb,
+                None,
+            )
+            .map(named(lb, "LoadBalancerName")),
+        );
     }
     for l in arr(data, "Listeners") {
-        push(build(ctx, "AWS::ElasticLoadBalancingV2::Listener", s(l, "ListenerArn"), |_, _, _| String::new(), l, None));
+        push(build(
+            ctx,
+            "AWS::ElasticLoadBalancingV2::Listener",
+            s(l, "ListenerArn"),
+            |_, _, _| String::new(),
+            l,
+            None,
+        ));
     }
     for repo in arr(data, "repositories") {
-        push(build(ctx, "AWS::ECR::Repository", s(repo, "repositoryArn"), |p, r, a| format!("arn:{p}:ecr:{r}:{a}:repository/{}", s(repo, "repositoryName").unwrap_or_default()), repo, s(repo, "registryId").as_deref()).map(named(repo, "repositoryName")));
+        push(
+            build(
+                ctx,
+                "AWS::ECR::Repository",
+                s(repo, "repositoryArn"),
+                |p, r, a| {
+                    format!(
+                        "arn:{p}:ecr:{r}:{a}:repository/{}",
+                        s(repo, "repositoryName").unwrap_or_default()
+                    )
+                },
+                repo,
+                s(repo, "registryId").as_deref(),
+            )
+            .map(named(repo, "repositoryName")),
+        );
     }
     for f in arr(data, "Functions") {
-        push(build(ctx, "AWS::Lambda::Function", s(f, "FunctionArn"), |_, _, _| String::new(), f, None).map(named(f, "FunctionName")));
+        push(
+            build(
+                ctx,
+                "AWS::Lambda::Function",
+                s(f, "FunctionArn"),
+                |_, _, _| String::new(),
+                f,
+                None,
+            )
+            .map(named(f, "FunctionName")),
+        );
     }
-    if let Some(f) = data.get("Configuration").filter(|c| c.get("FunctionArn").is_some()) {
+    if let Some(f) = data
+        .get("Configuration")
+        .filter(|c| c.get("FunctionArn").is_some())
+    {
         let mut item = f.clone();
         if let (Value::Object(m), Some(t)) = (&mut item, data.get("Tags")) {
             m.insert("Tags".into(), t.clone());
         }
-        push(build(ctx, "AWS::Lambda::Function", s(f, "FunctionArn"), |_, _, _| String::new(), &item, None).map(named(f, "FunctionName")));
+        push(
+            build(
+                ctx,
+                "AWS::Lambda::Function",
+                s(f, "FunctionArn"),
+                |_, _, _| String::new(),
+                &item,
+                None,
+            )
+            .map(named(f, "FunctionName")),
+        );
     }
     for t in arr(data, "trailList") {
-        push(build(ctx, "AWS::CloudTrail::Trail", s(t, "TrailARN"), |p, r, a| format!("arn:{p}:cloudtrail:{r}:{a}:trail/{}", s(t, "Name").unwrap_or_default()), t, None).map(named(t, "Name")));
+        push(
+            build(
+                ctx,
+                "AWS::CloudTrail::Trail",
+                s(t, "TrailARN"),
+                |p, r, a| {
+                    format!(
+                        "arn:{p}:cloudtrail:{r}:{a}:trail/{}",
+                        s(t, "Name").unwrap_or_default()
+                    )
+                },
+                t,
+                None,
+            )
+            .map(named(t, "Name")),
+        );
     }
     if let Some(k) = data.get("KeyMetadata") {
         let mut item = k.clone();
         if let (Value::Object(m), Some(rot)) = (&mut item, data.get("KeyRotationEnabled")) {
             m.insert("KeyRotationEnabled".into(), rot.clone());
         }
-        push(build(ctx, "AWS::KMS::Key", s(k, "Arn"), |p, r, a| format!("arn:{p}:kms:{r}:{a}:key/{}", s(k, "KeyId").unwrap_or_default()), &item, s(k, "AWSAccountId").as_deref()));
+        push(build(
+            ctx,
+            "AWS::KMS::Key",
+            s(k, "Arn"),
+            |p, r, a| {
+                format!(
+                    "arn:{p}:kms:{r}:{a}:key/{}",
+                    s(k, "KeyId").unwrap_or_default()
+                )
+            },
+            &item,
+            s(k, "AWSAccountId").as_deref(),
+        ));
     }
     let mut users: Vec<&Value> = arr(data, "Users");
     if let Some(u) = data.get("User") {
         users.push(u);
     }
     for u in users {
-        let mut r = build(ctx, "AWS::IAM::User", s(u, "Arn"), |p, _, a| format!("arn:{p}:iam::{a}:user/{}", s(u, "UserName").unwrap_or_default()), u, None);
+        let mut r = build(
+            ctx,
+            "AWS::IAM::User",
+            s(u, "Arn"),
+            |p, _, a| {
+                format!(
+                    "arn:{p}:iam::{a}:user/{}",
+                    s(u, "UserName").unwrap_or_default()
+                )
+            },
+            u,
+            None,
+        );
         if let Ok(res) = &mut r {
             res.aws_region = "global".into();
         }
@@ -783,7 +1099,17 @@ pub fn raw_response(v: &Value, ctx: &RawContext) -> (Vec<Resource>, Vec<String>)
     for z in arr(data, "HostedZones") {
         let id = s(z, "Id").unwrap_or_default();
         let id = id.trim_start_matches("/hostedzone/").to_string();
-        let mut r = build(ctx, "AWS::Route53::HostedZone", Some(format!("arn:{}:route53:::hostedzone/{id}", ctx.partition.clone().unwrap_or_else(|| "aws".into()))), |_, _, _| String::new(), z, None);
+        let mut r = build(
+            ctx,
+            "AWS::Route53::HostedZone",
+            Some(format!(
+                "arn:{}:route53:::hostedzone/{id}",
+                ctx.partition.clone().unwrap_or_else(|| "aws".into())
+            )),
+            |_, _, _| String::new(),
+            z,
+            None,
+        );
         if let Ok(res) = &mut r {
             res.aws_region = "global".into();
             if res.account_id.is_empty() {
@@ -800,13 +1126,43 @@ pub fn raw_response(v: &Value, ctx: &RawContext) -> (Vec<Resource>, Vec<String>)
         push(r.map(named(z, "Name")));
     }
     for svc in arr(data, "services") {
-        push(build(ctx, "AWS::ECS::Service", s(svc, "serviceArn"), |_, _, _| String::new(), svc, None).map(named(svc, "serviceName")));
+        push(
+            build(
+                ctx,
+                "AWS::ECS::Service",
+                s(svc, "serviceArn"),
+                |_, _, _| String::new(),
+                svc,
+                None,
+            )
+            .map(named(svc, "serviceName")),
+        );
     }
     for c in arr(data, "clusters") {
-        push(build(ctx, "AWS::ECS::Cluster", s(c, "clusterArn"), |_, _, _| String::new(), c, None).map(named(c, "clusterName")));
+        push(
+            build(
+                ctx,
+                "AWS::ECS::Cluster",
+                s(c, "clusterArn"),
+                |_, _, _| String::new(),
+                c,
+                None,
+            )
+            .map(named(c, "clusterName")),
+        );
     }
     if let Some(td) = data.get("taskDefinition") {
-        push(build(ctx, "AWS::ECS::TaskDefinition", s(td, "taskDefinitionArn"), |_, _, _| String::new(), td, None).map(named(td, "family")));
+        push(
+            build(
+                ctx,
+                "AWS::ECS::TaskDefinition",
+                s(td, "taskDefinitionArn"),
+                |_, _, _| String::new(),
+                td,
+                None,
+            )
+            .map(named(td, "family")),
+        );
     }
     for b in arr(data, "Buckets") {
         let name = s(b, "Name").unwrap_or_default();
@@ -838,14 +1194,23 @@ pub fn fix_datetimes(v: &Value) -> Value {
                 n("second")
             ))
         }
-        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), fix_datetimes(x))).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), fix_datetimes(x)))
+                .collect(),
+        ),
         Value::Array(a) => Value::Array(a.iter().map(fix_datetimes).collect()),
         other => other.clone(),
     }
 }
 
 fn s3_bucket(doc: &Value, ctx: &RawContext) -> Result<Resource, String> {
-    let name = doc.get("Bucket").or_else(|| doc.get("Name")).and_then(Value::as_str).unwrap_or("").to_string();
+    let name = doc
+        .get("Bucket")
+        .or_else(|| doc.get("Name"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if name.is_empty() {
         return Err("an S3 bucket record needs `Bucket` (its name)".into());
     }
@@ -853,13 +1218,18 @@ fn s3_bucket(doc: &Value, ctx: &RawContext) -> Result<Resource, String> {
     let partition = ctx.partition.clone().unwrap_or_else(|| "aws".into());
     let mut r = Resource::new(format!("arn:{partition}:s3:::{name}"), "AWS::S3::Bucket");
     r.account_id = ctx.account.clone().unwrap_or_default();
-    r.aws_region = region.or_else(|| ctx.region.clone()).unwrap_or_else(|| "global".into());
+    r.aws_region = region
+        .or_else(|| ctx.region.clone())
+        .unwrap_or_else(|| "global".into());
     r.resource_name = Some(name);
     r.tags = tags;
     r.configuration = conv.configuration;
     r.supplementary_configuration = conv.supplementary;
     r.unobserved = conv.unobserved;
-    if doc.get("GetBucketTagging").is_none() && doc.get("s3.GetBucketTagging").is_none() && doc.get("Tagging").is_none() {
+    if doc.get("GetBucketTagging").is_none()
+        && doc.get("s3.GetBucketTagging").is_none()
+        && doc.get("Tagging").is_none()
+    {
         r.mark_unobserved("tags", "not collected (no `GetBucketTagging` reply)");
     }
     Ok(r)
@@ -890,17 +1260,25 @@ mod tests {
     fn camel_leaves_data_maps_alone() {
         let v = json!({"Environment": {"Variables": {"LOG_LEVEL": "x"}}, "IpPermissions": [{"FromPort": 1}]});
         let c = camel(&v);
-        assert_eq!(c, json!({"environment": {"variables": {"LOG_LEVEL": "x"}}, "ipPermissions": [{"fromPort": 1}]}));
+        assert_eq!(
+            c,
+            json!({"environment": {"variables": {"LOG_LEVEL": "x"}}, "ipPermissions": [{"fromPort": 1}]})
+        );
     }
 
     #[test]
     fn config_item_with_string_configuration() {
         let v = json!({"resourceType": "AWS::S3::Bucket", "arn": "arn:aws:s3:::b", "resourceId": "b", "awsRegion": "us-east-1", "accountId": "123456789012",
             "configuration": "{\"name\":\"b\"}", "supplementaryConfiguration": {"BucketPolicy": "{\"policyText\":null}"}, "tags": {"A": "1"}});
-        let Normalised::Resources(rs) = config_item(&v).unwrap() else { panic!() };
+        let Normalised::Resources(rs) = config_item(&v).unwrap() else {
+            panic!()
+        };
         let r = &rs[0];
         assert_eq!(r.configuration, json!({"name": "b"}));
-        assert_eq!(r.supplementary_configuration["BucketPolicy"], json!({"policyText": null}));
+        assert_eq!(
+            r.supplementary_configuration["BucketPolicy"],
+            json!({"policyText": null})
+        );
         assert_eq!(r.tags.get("A").map(String::as_str), Some("1"));
         assert_eq!(r.resource_name.as_deref(), Some("b"));
     }
@@ -912,10 +1290,26 @@ mod tests {
         let (rs, errs) = raw_response(&v, &RawContext::default());
         assert!(errs.is_empty());
         let r = &rs[0];
-        assert!(!r.supplementary_configuration.contains_key("ServerSideEncryptionConfiguration"));
-        assert!(r.unobserved.iter().any(|u| u.path.ends_with("PublicAccessBlockConfiguration") && u.reason.contains("AccessDenied")));
-        assert!(r.unobserved.iter().any(|u| u.path.ends_with("BucketPolicy")));
-        assert!(!r.unobserved.iter().any(|u| u.path.ends_with("ServerSideEncryptionConfiguration")));
+        assert!(
+            !r.supplementary_configuration
+                .contains_key("ServerSideEncryptionConfiguration")
+        );
+        assert!(
+            r.unobserved
+                .iter()
+                .any(|u| u.path.ends_with("PublicAccessBlockConfiguration")
+                    && u.reason.contains("AccessDenied"))
+        );
+        assert!(
+            r.unobserved
+                .iter()
+                .any(|u| u.path.ends_with("BucketPolicy"))
+        );
+        assert!(
+            !r.unobserved
+                .iter()
+                .any(|u| u.path.ends_with("ServerSideEncryptionConfiguration"))
+        );
     }
 
     #[test]
@@ -924,7 +1318,11 @@ mod tests {
         let (rs, errs) = raw_response(&v, &RawContext::default());
         assert!(rs.is_empty());
         assert!(errs[0].contains("--region"));
-        let ctx = RawContext { account: Some("123456789012".into()), region: Some("eu-west-1".into()), partition: None };
+        let ctx = RawContext {
+            account: Some("123456789012".into()),
+            region: Some("eu-west-1".into()),
+            partition: None,
+        };
         let (rs, _) = raw_response(&v, &ctx);
         assert_eq!(rs[0].arn, "arn:aws:ec2:eu-west-1:123456789012:volume/vol-1");
         assert_eq!(rs[0].configuration["encrypted"], json!(false));

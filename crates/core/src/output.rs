@@ -35,11 +35,25 @@ pub fn table(report: &ScanReport, width: usize) -> String {
     if rows.is_empty() {
         out.push_str("no findings to act on\n");
     } else {
-        let w_check = rows.iter().map(|f| f.check_id.chars().count()).max().unwrap_or(5).clamp(5, 40);
-        let w_res = rows.iter().map(|f| f.resource.name.chars().count()).max().unwrap_or(8).clamp(8, 40);
+        let w_check = rows
+            .iter()
+            .map(|f| f.check_id.chars().count())
+            .max()
+            .unwrap_or(5)
+            .clamp(5, 40);
+        let w_res = rows
+            .iter()
+            .map(|f| f.resource.name.chars().count())
+            .max()
+            .unwrap_or(8)
+            .clamp(8, 40);
         let fixed = 9 + 11 + w_check + w_res + 8;
         let w_msg = width.saturating_sub(fixed).max(30);
-        let _ = writeln!(out, "{:<9} {:<11} {:<w_check$} {:<w_res$} MESSAGE", "SEVERITY", "STATUS", "CHECK", "RESOURCE");
+        let _ = writeln!(
+            out,
+            "{:<9} {:<11} {:<w_check$} {:<w_res$} MESSAGE",
+            "SEVERITY", "STATUS", "CHECK", "RESOURCE"
+        );
         for f in rows {
             let _ = writeln!(
                 out,
@@ -130,18 +144,32 @@ fn iso(t: &chrono::DateTime<chrono::Utc>) -> String {
 /// cannot be one. NOT_APPLICABLE findings are not exported.
 pub fn asff_finding(f: &Finding, opts: &AsffOptions) -> Result<Value, String> {
     if f.status == Status::NotApplicable {
-        return Err(format!("finding `{}` is NOT_APPLICABLE and is not exported", f.id));
+        return Err(format!(
+            "finding `{}` is NOT_APPLICABLE and is not exported",
+            f.id
+        ));
     }
     let account = if f.resource.account_id.len() == 12 {
         f.resource.account_id.clone()
     } else if let Some(a) = &opts.product_account {
         a.clone()
     } else {
-        return Err(format!("finding `{}` on `{}` has no account id", f.id, f.resource.arn));
+        return Err(format!(
+            "finding `{}` on `{}` has no account id",
+            f.id, f.resource.arn
+        ));
     };
-    let product_account = opts.product_account.clone().unwrap_or_else(|| account.clone());
-    let product_region = opts.product_region.clone().unwrap_or_else(|| "us-east-1".into());
-    let partition = Arn::parse(&f.resource.arn).map(|a| a.partition().to_string()).unwrap_or_else(|_| "aws".into());
+    let product_account = opts
+        .product_account
+        .clone()
+        .unwrap_or_else(|| account.clone());
+    let product_region = opts
+        .product_region
+        .clone()
+        .unwrap_or_else(|| "us-east-1".into());
+    let partition = Arn::parse(&f.resource.arn)
+        .map(|a| a.partition().to_string())
+        .unwrap_or_else(|_| "aws".into());
     let region = if f.resource.region.is_empty() || f.resource.region == "global" {
         product_region.clone()
     } else {
@@ -157,7 +185,8 @@ pub fn asff_finding(f: &Finding, opts: &AsffOptions) -> Result<Value, String> {
         Status::Pass => "RESOLVED",
         _ => "NEW",
     };
-    let mut types = vec!["Software and Configuration Checks/AWS Security Best Practices".to_string()];
+    let mut types =
+        vec!["Software and Configuration Checks/AWS Security Best Practices".to_string()];
     if !f.references.cis.is_empty() {
         types.push("Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark".into());
     }
@@ -180,16 +209,28 @@ pub fn asff_finding(f: &Finding, opts: &AsffOptions) -> Result<Value, String> {
         "Region": region,
     });
     if !f.resource.tags.is_empty() {
-        let tags: BTreeMap<&String, &String> = f.resource.tags.iter().filter(|(k, _)| !k.starts_with("aws:")).take(50).collect();
+        let tags: BTreeMap<&String, &String> = f
+            .resource
+            .tags
+            .iter()
+            .filter(|(k, _)| !k.starts_with("aws:"))
+            .take(50)
+            .collect();
         resource["Tags"] = json!(tags);
     }
     let mut product_fields = serde_json::Map::new();
     product_fields.insert("assetwarden/CheckId".into(), json!(f.check_id));
     product_fields.insert("assetwarden/Status".into(), json!(f.status.as_str()));
-    product_fields.insert("assetwarden/ResourceType".into(), json!(f.resource.resource_type));
+    product_fields.insert(
+        "assetwarden/ResourceType".into(),
+        json!(f.resource.resource_type),
+    );
     for (i, e) in f.evidence.iter().take(10).enumerate() {
         product_fields.insert(format!("assetwarden/Evidence/{i}/Path"), json!(e.path));
-        product_fields.insert(format!("assetwarden/Evidence/{i}/Value"), json!(trunc(&e.value.to_string(), 1024)));
+        product_fields.insert(
+            format!("assetwarden/Evidence/{i}/Value"),
+            json!(trunc(&e.value.to_string(), 1024)),
+        );
     }
     if let Some(s) = &f.suppression {
         product_fields.insert("assetwarden/Exception".into(), json!(s.exception_id));
@@ -365,34 +406,66 @@ pub fn sarif(report: &ScanReport) -> Value {
 }
 
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ").replace('<', "&lt;")
+    s.replace('|', "\\|")
+        .replace('\n', " ")
+        .replace('<', "&lt;")
 }
 
 /// A Markdown summary: counts, the most frequent failures, coverage, errors, tags to apply.
 pub fn markdown(report: &ScanReport) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# Assetwarden scan: {}\n", md_escape(&report.policy));
-    let _ = writeln!(o, "{} (from {} to {})\n", summary_line(report), iso(&report.started_at), iso(&report.finished_at));
-    let _ = writeln!(o, "## Failures by severity\n\n| severity | failures |\n|---|---:|");
+    let _ = writeln!(
+        o,
+        "{} (from {} to {})\n",
+        summary_line(report),
+        iso(&report.started_at),
+        iso(&report.finished_at)
+    );
+    let _ = writeln!(
+        o,
+        "## Failures by severity\n\n| severity | failures |\n|---|---:|"
+    );
     for s in Severity::ALL.iter().rev() {
-        let _ = writeln!(o, "| {} | {} |", s, report.summary.failures_by_severity.get(s).copied().unwrap_or(0));
+        let _ = writeln!(
+            o,
+            "| {} | {} |",
+            s,
+            report
+                .summary
+                .failures_by_severity
+                .get(s)
+                .copied()
+                .unwrap_or(0)
+        );
     }
     let mut by_check: BTreeMap<(&str, Severity, &str), u64> = BTreeMap::new();
     for f in report.findings.iter().filter(|f| f.status == Status::Fail) {
-        *by_check.entry((f.check_id.as_str(), f.severity, f.title.as_str())).or_default() += 1;
+        *by_check
+            .entry((f.check_id.as_str(), f.severity, f.title.as_str()))
+            .or_default() += 1;
     }
     let mut top: Vec<_> = by_check.into_iter().collect();
     top.sort_by(|a, b| b.0.1.cmp(&a.0.1).then(b.1.cmp(&a.1)));
-    let _ = writeln!(o, "\n## Failing checks\n\n| severity | check | title | resources |\n|---|---|---|---:|");
+    let _ = writeln!(
+        o,
+        "\n## Failing checks\n\n| severity | check | title | resources |\n|---|---|---|---:|"
+    );
     for ((id, sev, title), n) in top.iter().take(40) {
         let _ = writeln!(o, "| {sev} | `{id}` | {} | {n} |", md_escape(title));
     }
-    let _ = writeln!(o, "\n## Coverage\n\n| resource type | resources |\n|---|---:|");
+    let _ = writeln!(
+        o,
+        "\n## Coverage\n\n| resource type | resources |\n|---|---:|"
+    );
     for (t, n) in &report.coverage.resources_by_type {
         let _ = writeln!(o, "| `{t}` | {n} |");
     }
     if !report.coverage.unknown_reasons.is_empty() {
-        let _ = writeln!(o, "\n### Not seen (UNKNOWN)\n\n| reason | results |\n|---|---:|");
+        let _ = writeln!(
+            o,
+            "\n### Not seen (UNKNOWN)\n\n| reason | results |\n|---|---:|"
+        );
         for (r, n) in &report.coverage.unknown_reasons {
             let _ = writeln!(o, "| {} | {n} |", md_escape(r));
         }
@@ -400,21 +473,41 @@ pub fn markdown(report: &ScanReport) -> String {
     if !report.classification.is_empty() {
         let _ = writeln!(o, "\n## Classification (after the tag plan)\n");
         for (k, vals) in &report.classification {
-            let parts: Vec<String> = vals.iter().map(|(v, n)| format!("{} {n}", md_escape(v))).collect();
+            let parts: Vec<String> = vals
+                .iter()
+                .map(|(v, n)| format!("{} {n}", md_escape(v)))
+                .collect();
             let _ = writeln!(o, "- **{}**: {}", md_escape(k), parts.join(", "));
         }
-        let _ = writeln!(o, "\n{} resources have tags to add or fix.", report.summary.resources_to_tag);
+        let _ = writeln!(
+            o,
+            "\n{} resources have tags to add or fix.",
+            report.summary.resources_to_tag
+        );
     }
     if !report.expired_exceptions.is_empty() {
         let _ = writeln!(o, "\n## Expired exceptions\n");
         for e in &report.expired_exceptions {
-            let _ = writeln!(o, "- `{}` (owner {}) expired on {}; {} failure(s) no longer suppressed", e.id, md_escape(&e.owner), e.expires, e.would_suppress);
+            let _ = writeln!(
+                o,
+                "- `{}` (owner {}) expired on {}; {} failure(s) no longer suppressed",
+                e.id,
+                md_escape(&e.owner),
+                e.expires,
+                e.would_suppress
+            );
         }
     }
     if !report.errors.is_empty() {
         let _ = writeln!(o, "\n## Errors\n");
         for e in report.errors.iter().take(100) {
-            let _ = writeln!(o, "- {} `{}`: {}", e.kind, md_escape(&e.location), md_escape(&e.message));
+            let _ = writeln!(
+                o,
+                "- {} `{}`: {}",
+                e.kind,
+                md_escape(&e.location),
+                md_escape(&e.message)
+            );
         }
         if report.errors.len() > 100 {
             let _ = writeln!(o, "- … and {} more", report.errors.len() - 100);

@@ -83,14 +83,21 @@ impl AttrPath {
                 expect_key = true;
             } else {
                 if !expect_key {
-                    return Err(format!("expected `.` or `[` at character {} of `{text}`", i + 1));
+                    return Err(format!(
+                        "expected `.` or `[` at character {} of `{text}`",
+                        i + 1
+                    ));
                 }
                 let start = i;
                 while i < chars.len() && chars[i] != '.' && chars[i] != '[' {
                     i += 1;
                 }
                 let key: String = chars[start..i].iter().collect();
-                segments.push(if key == "*" { Segment::Any } else { Segment::Key(key) });
+                segments.push(if key == "*" {
+                    Segment::Any
+                } else {
+                    Segment::Key(key)
+                });
                 expect_key = false;
             }
         }
@@ -199,16 +206,39 @@ mod tests {
 
     #[test]
     fn errors_say_where() {
-        assert!(AttrPath::parse("configuration..x").unwrap_err().contains("character 15"));
-        assert!(AttrPath::parse("config.x").unwrap_err().contains("unknown root `config`"));
-        assert!(AttrPath::parse("configuration[x]").unwrap_err().contains("`[x]`"));
-        assert!(AttrPath::parse("configuration.").unwrap_err().contains("ends with"));
-        assert!(AttrPath::parse("configuration[0").unwrap_err().contains("unclosed"));
+        assert!(
+            AttrPath::parse("configuration..x")
+                .unwrap_err()
+                .contains("character 15")
+        );
+        assert!(
+            AttrPath::parse("config.x")
+                .unwrap_err()
+                .contains("unknown root `config`")
+        );
+        assert!(
+            AttrPath::parse("configuration[x]")
+                .unwrap_err()
+                .contains("`[x]`")
+        );
+        assert!(
+            AttrPath::parse("configuration.")
+                .unwrap_err()
+                .contains("ends with")
+        );
+        assert!(
+            AttrPath::parse("configuration[0")
+                .unwrap_err()
+                .contains("unclosed")
+        );
     }
 
     #[test]
     fn overlap() {
-        let p = AttrPath::parse("supplementaryConfiguration.PublicAccessBlockConfiguration.blockPublicAcls").unwrap();
+        let p = AttrPath::parse(
+            "supplementaryConfiguration.PublicAccessBlockConfiguration.blockPublicAcls",
+        )
+        .unwrap();
         assert!(p.overlaps("supplementaryConfiguration.PublicAccessBlockConfiguration"));
         assert!(p.overlaps("supplementaryConfiguration"));
         assert!(!p.overlaps("supplementaryConfiguration.Public"));

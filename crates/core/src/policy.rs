@@ -510,16 +510,15 @@ fn clean_serde_message(m: &str) -> String {
     s
 }
 
-fn compile_globs(
-    d: &mut Diags<'_>,
-    path: &str,
-    globs: &[String],
-) -> Vec<Regex> {
+fn compile_globs(d: &mut Diags<'_>, path: &str, globs: &[String]) -> Vec<Regex> {
     let mut out = Vec::new();
     for (i, g) in globs.iter().enumerate() {
         match glob_to_regex(g) {
             Ok(r) => out.push(r),
-            Err(e) => d.push(&format!("{path}[{i}]"), format!("invalid pattern `{g}`: {e}")),
+            Err(e) => d.push(
+                &format!("{path}[{i}]"),
+                format!("invalid pattern `{g}`: {e}"),
+            ),
         }
     }
     out
@@ -539,17 +538,28 @@ fn compile_cond(d: &mut Diags<'_>, doc: &ConditionDoc, at: &str) -> Option<Condi
 
 impl Policy {
     /// Reads a policy file.
-    pub fn from_file(path: &std::path::Path, catalog: &[CheckMeta]) -> crate::error::Result<Policy> {
+    pub fn from_file(
+        path: &std::path::Path,
+        catalog: &[CheckMeta],
+    ) -> crate::error::Result<Policy> {
         let text = std::fs::read_to_string(path).map_err(|source| crate::error::Error::Io {
             path: path.display().to_string(),
             source,
         })?;
-        Ok(Policy::from_str_named(&text, &path.display().to_string(), catalog)?)
+        Ok(Policy::from_str_named(
+            &text,
+            &path.display().to_string(),
+            catalog,
+        )?)
     }
 
     /// Parses and validates a policy; `catalog` lists the checks it may select and configure
     /// (the built-in pack, plus any others the caller registers).
-    pub fn from_str_named(text: &str, file: &str, catalog: &[CheckMeta]) -> Result<Policy, PolicyError> {
+    pub fn from_str_named(
+        text: &str,
+        file: &str,
+        catalog: &[CheckMeta],
+    ) -> Result<Policy, PolicyError> {
         let doc = parse_doc(text, file)?;
         let index = LocationIndex::build(text);
         Policy::compile(doc, file, &index, catalog)
@@ -568,7 +578,13 @@ impl Policy {
             out: Vec::new(),
         };
         if doc.version != 1 {
-            d.push("version", format!("unsupported version `{}` (this Assetwarden reads version 1)", doc.version));
+            d.push(
+                "version",
+                format!(
+                    "unsupported version `{}` (this Assetwarden reads version 1)",
+                    doc.version
+                ),
+            );
         }
         let classification = doc
             .classification
@@ -586,20 +602,34 @@ impl Policy {
                 d.push(&format!("{at}.id"), format!("invalid rule id `{}` (use lowercase words, digits, `-` and `_`, separated by `.`)", r.id));
             }
             if builtin_ids.contains(r.id.as_str()) {
-                d.push(&format!("{at}.id"), format!("rule id `{}` is the id of a built-in check", r.id));
+                d.push(
+                    &format!("{at}.id"),
+                    format!("rule id `{}` is the id of a built-in check", r.id),
+                );
             }
             if !rule_ids.insert(r.id.clone()) {
                 d.push(&format!("{at}.id"), format!("duplicate rule id `{}`", r.id));
             }
             if r.resource_types.is_empty() {
-                d.push(&format!("{at}.resource_types"), "a rule needs at least one resource type");
+                d.push(
+                    &format!("{at}.resource_types"),
+                    "a rule needs at least one resource type",
+                );
             }
             for (j, t) in r.resource_types.iter().enumerate() {
                 if !is_cfn_type_name(t) {
-                    d.push(&format!("{at}.resource_types[{j}]"), format!("`{t}` is not a CloudFormation type name such as `AWS::S3::Bucket`"));
+                    d.push(
+                        &format!("{at}.resource_types[{j}]"),
+                        format!(
+                            "`{t}` is not a CloudFormation type name such as `AWS::S3::Bucket`"
+                        ),
+                    );
                 }
             }
-            let when = r.when.as_ref().and_then(|w| compile_cond(&mut d, w, &format!("{at}.when")));
+            let when = r
+                .when
+                .as_ref()
+                .and_then(|w| compile_cond(&mut d, w, &format!("{at}.when")));
             let assert = compile_cond(&mut d, &r.assert, &format!("{at}.assert"));
             if let Some(assert) = assert {
                 let mut reads = Vec::new();
@@ -640,13 +670,20 @@ impl Policy {
         let mut selectors = Vec::new();
         for (i, s) in doc.checks.select.iter().enumerate() {
             let at = format!("checks.select[{i}]");
-            if s.ids.is_empty() && s.frameworks.is_empty() && s.min_severity.is_none() && s.resource_types.is_empty() {
+            if s.ids.is_empty()
+                && s.frameworks.is_empty()
+                && s.min_severity.is_none()
+                && s.resource_types.is_empty()
+            {
                 d.push(&at, "a selector needs at least one of `ids`, `frameworks`, `min_severity`, `resource_types`");
             }
             let ids = compile_globs(&mut d, &format!("{at}.ids"), &s.ids);
             for (j, (g, re)) in s.ids.iter().zip(&ids).enumerate() {
                 if !known.iter().any(|m| re.is_match(&m.id)) {
-                    d.push(&format!("{at}.ids[{j}]"), format!("`{g}` matches no check (see `assetwarden checks list`)"));
+                    d.push(
+                        &format!("{at}.ids[{j}]"),
+                        format!("`{g}` matches no check (see `assetwarden checks list`)"),
+                    );
                 }
             }
             let all_frameworks: BTreeSet<&str> = known
@@ -655,7 +692,17 @@ impl Policy {
                 .collect();
             for (j, f) in s.frameworks.iter().enumerate() {
                 if !all_frameworks.contains(f.as_str()) {
-                    d.push(&format!("{at}.frameworks[{j}]"), format!("unknown framework `{f}` (known: {})", all_frameworks.iter().copied().collect::<Vec<_>>().join(", ")));
+                    d.push(
+                        &format!("{at}.frameworks[{j}]"),
+                        format!(
+                            "unknown framework `{f}` (known: {})",
+                            all_frameworks
+                                .iter()
+                                .copied()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
                 }
             }
             let types = compile_globs(&mut d, &format!("{at}.resource_types"), &s.resource_types);
@@ -669,7 +716,10 @@ impl Policy {
         let exclude = compile_globs(&mut d, "checks.exclude", &doc.checks.exclude);
         for (j, (g, re)) in doc.checks.exclude.iter().zip(&exclude).enumerate() {
             if !known.iter().any(|m| re.is_match(&m.id)) {
-                d.push(&format!("checks.exclude[{j}]"), format!("`{g}` matches no check"));
+                d.push(
+                    &format!("checks.exclude[{j}]"),
+                    format!("`{g}` matches no check"),
+                );
             }
         }
 
@@ -678,12 +728,22 @@ impl Policy {
         for (i, s) in doc.checks.settings.iter().enumerate() {
             let at = format!("checks.settings[{i}]");
             let Ok(pattern) = glob_to_regex(&s.check) else {
-                d.push(&format!("{at}.check"), format!("invalid pattern `{}`", s.check));
+                d.push(
+                    &format!("{at}.check"),
+                    format!("invalid pattern `{}`", s.check),
+                );
                 continue;
             };
-            let matched: Vec<&&CheckMeta> = known.iter().filter(|m| pattern.is_match(&m.id)).collect();
+            let matched: Vec<&&CheckMeta> =
+                known.iter().filter(|m| pattern.is_match(&m.id)).collect();
             if matched.is_empty() {
-                d.push(&format!("{at}.check"), format!("unknown check `{}` (see `assetwarden checks list`)", s.check));
+                d.push(
+                    &format!("{at}.check"),
+                    format!(
+                        "unknown check `{}` (see `assetwarden checks list`)",
+                        s.check
+                    ),
+                );
             }
             for (name, value) in &s.params {
                 for m in &matched {
@@ -696,22 +756,37 @@ impl Policy {
                                 if m.params.is_empty() {
                                     String::new()
                                 } else {
-                                    format!(" (it has: {})", m.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "))
+                                    format!(
+                                        " (it has: {})",
+                                        m.params
+                                            .iter()
+                                            .map(|p| p.name.as_str())
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    )
                                 }
                             ),
                         ),
                         Some(p) if !same_kind(&p.default, value) => d.push(
                             &format!("{at}.params.{name}"),
-                            format!("parameter `{name}` of `{}` takes {}, not `{value}`", m.id, kind_name(&p.default)),
+                            format!(
+                                "parameter `{name}` of `{}` takes {}, not `{value}`",
+                                m.id,
+                                kind_name(&p.default)
+                            ),
                         ),
                         Some(_) => {}
                     }
                 }
             }
-            let scope = s.scope.as_ref().and_then(|c| compile_cond(&mut d, c, &format!("{at}.scope")));
+            let scope = s
+                .scope
+                .as_ref()
+                .and_then(|c| compile_cond(&mut d, c, &format!("{at}.scope")));
             let mut escalate = Vec::new();
             for (j, e) in s.escalate.iter().enumerate() {
-                if let Some(c) = compile_cond(&mut d, &e.when, &format!("{at}.escalate[{j}].when")) {
+                if let Some(c) = compile_cond(&mut d, &e.when, &format!("{at}.escalate[{j}].when"))
+                {
                     escalate.push((c, e.severity));
                 }
             }
@@ -731,7 +806,10 @@ impl Policy {
         for (i, e) in doc.exceptions.iter().enumerate() {
             let at = format!("exceptions[{i}]");
             if !ex_ids.insert(e.id.clone()) {
-                d.push(&format!("{at}.id"), format!("duplicate exception id `{}`", e.id));
+                d.push(
+                    &format!("{at}.id"),
+                    format!("duplicate exception id `{}`", e.id),
+                );
             }
             if e.reason.trim().is_empty() {
                 d.push(&format!("{at}.reason"), "an exception needs a reason");
@@ -740,13 +818,19 @@ impl Policy {
                 d.push(&format!("{at}.owner"), "an exception needs an owner");
             }
             if e.checks.is_empty() {
-                d.push(&format!("{at}.checks"), "an exception needs at least one check id or pattern");
+                d.push(
+                    &format!("{at}.checks"),
+                    "an exception needs at least one check id or pattern",
+                );
             }
             let checks = compile_globs(&mut d, &format!("{at}.checks"), &e.checks);
             for (j, (g, re)) in e.checks.iter().zip(&checks).enumerate() {
                 let tag_check = g.starts_with("tag-policy.");
                 if !tag_check && !known.iter().any(|m| re.is_match(&m.id)) {
-                    d.push(&format!("{at}.checks[{j}]"), format!("`{g}` matches no check"));
+                    d.push(
+                        &format!("{at}.checks[{j}]"),
+                        format!("`{g}` matches no check"),
+                    );
                 }
             }
             let resources = compile_globs(&mut d, &format!("{at}.resources"), &e.resources);
@@ -754,18 +838,27 @@ impl Policy {
             for (k, v) in &e.tags {
                 match glob_to_regex(v) {
                     Ok(r) => tags.push((k.clone(), r)),
-                    Err(err) => d.push(&format!("{at}.tags.{k}"), format!("invalid pattern `{v}`: {err}")),
+                    Err(err) => d.push(
+                        &format!("{at}.tags.{k}"),
+                        format!("invalid pattern `{v}`: {err}"),
+                    ),
                 }
             }
             for (j, a) in e.accounts.iter().enumerate() {
                 if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
-                    d.push(&format!("{at}.accounts[{j}]"), format!("`{a}` is not a 12-digit account id"));
+                    d.push(
+                        &format!("{at}.accounts[{j}]"),
+                        format!("`{a}` is not a 12-digit account id"),
+                    );
                 }
             }
             let expires = match NaiveDate::parse_from_str(&e.expires, "%Y-%m-%d") {
                 Ok(x) => x,
                 Err(_) => {
-                    d.push(&format!("{at}.expires"), format!("`{}` is not a date of the form YYYY-MM-DD", e.expires));
+                    d.push(
+                        &format!("{at}.expires"),
+                        format!("`{}` is not a date of the form YYYY-MM-DD", e.expires),
+                    );
                     NaiveDate::MIN
                 }
             };
@@ -812,10 +905,15 @@ impl Policy {
         self.selectors.iter().any(|s| {
             (s.ids.is_empty() || s.ids.iter().any(|r| r.is_match(&meta.id)))
                 && (s.frameworks.is_empty()
-                    || s.frameworks.iter().any(|f| meta.references.frameworks.contains(f)))
+                    || s.frameworks
+                        .iter()
+                        .any(|f| meta.references.frameworks.contains(f)))
                 && s.min_severity.is_none_or(|min| meta.severity >= min)
                 && (s.types.is_empty()
-                    || meta.resource_types.iter().any(|t| s.types.iter().any(|r| r.is_match(t))))
+                    || meta
+                        .resource_types
+                        .iter()
+                        .any(|t| s.types.iter().any(|r| r.is_match(t))))
         })
     }
 
@@ -865,26 +963,41 @@ fn compile_classification(d: &mut Diags<'_>, c: &ClassificationDoc) -> Classific
     for (i, t) in c.tags.iter().enumerate() {
         let at = format!("classification.tags[{i}]");
         if !seen.insert(t.key.clone()) {
-            d.push(&format!("{at}.key"), format!("tag `{}` is governed twice", t.key));
+            d.push(
+                &format!("{at}.key"),
+                format!("tag `{}` is governed twice", t.key),
+            );
         }
         for v in crate::tags::validate_tag(&t.key, "") {
             d.push(&format!("{at}.key"), v.to_string());
         }
         let types = compile_globs(d, &format!("{at}.resource_types"), &t.resource_types);
-        let pattern = t.pattern.as_ref().and_then(|p| match Regex::new(&format!("^(?:{p})$")) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                d.push(&format!("{at}.pattern"), format!("invalid regex `{p}`: {}", e.to_string().lines().last().unwrap_or("")));
-                None
-            }
-        });
+        let pattern = t
+            .pattern
+            .as_ref()
+            .and_then(|p| match Regex::new(&format!("^(?:{p})$")) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    d.push(
+                        &format!("{at}.pattern"),
+                        format!(
+                            "invalid regex `{p}`: {}",
+                            e.to_string().lines().last().unwrap_or("")
+                        ),
+                    );
+                    None
+                }
+            });
         let allowed_ok = |v: &str| {
             (t.allowed.is_empty() || t.allowed.iter().any(|a| a == v))
                 && pattern.as_ref().is_none_or(|r| r.is_match(v))
         };
         if let Some(def) = &t.default {
             if !allowed_ok(def) {
-                d.push(&format!("{at}.default"), format!("default `{def}` is not an allowed value of `{}`", t.key));
+                d.push(
+                    &format!("{at}.default"),
+                    format!("default `{def}` is not an allowed value of `{}`", t.key),
+                );
             }
             for v in crate::tags::validate_tag(&t.key, def) {
                 d.push(&format!("{at}.default"), v.to_string());
@@ -903,7 +1016,10 @@ fn compile_classification(d: &mut Diags<'_>, c: &ClassificationDoc) -> Classific
                 + dr.from_path.is_some() as usize
                 + dr.max_of.is_some() as usize;
             if nsrc > 1 {
-                d.push(&dat, "give at most one of `from`, `from_tag`, `from_path`, `max_of`");
+                d.push(
+                    &dat,
+                    "give at most one of `from`, `from_tag`, `from_path`, `max_of`",
+                );
                 continue;
             }
             let source = if let Some(f) = dr.from {
@@ -913,7 +1029,13 @@ fn compile_classification(d: &mut Diags<'_>, c: &ClassificationDoc) -> Classific
                     // Reading a tag the scheme does not govern is allowed (a person may set it),
                     // but reading one governed *later* is a mistake: it has not been planned yet.
                     if c.tags[i..].iter().any(|t| &t.key == k) {
-                        d.push(&format!("{dat}.from_tag"), format!("tag `{k}` is governed after `{}`; move its rule before this one", t.key));
+                        d.push(
+                            &format!("{dat}.from_tag"),
+                            format!(
+                                "tag `{k}` is governed after `{}`; move its rule before this one",
+                                t.key
+                            ),
+                        );
                     }
                 }
                 DeriveSource::Tag(k.clone())
@@ -927,7 +1049,10 @@ fn compile_classification(d: &mut Diags<'_>, c: &ClassificationDoc) -> Classific
                 }
             } else if let Some(keys) = &dr.max_of {
                 if keys.is_empty() {
-                    d.push(&format!("{dat}.max_of"), "`max_of` needs at least one tag key");
+                    d.push(
+                        &format!("{dat}.max_of"),
+                        "`max_of` needs at least one tag key",
+                    );
                 }
                 DeriveSource::MaxOf(keys.clone())
             } else {
@@ -937,12 +1062,21 @@ fn compile_classification(d: &mut Diags<'_>, c: &ClassificationDoc) -> Classific
                 }
                 DeriveSource::Literal
             };
-            let when = dr.when.as_ref().and_then(|w| compile_cond(d, w, &format!("{dat}.when")));
+            let when = dr
+                .when
+                .as_ref()
+                .and_then(|w| compile_cond(d, w, &format!("{dat}.when")));
             let regex = match &dr.regex {
                 Some(r) => match Regex::new(r) {
                     Ok(r) => Some(r),
                     Err(e) => {
-                        d.push(&format!("{dat}.regex"), format!("invalid regex `{r}`: {}", e.to_string().lines().last().unwrap_or("")));
+                        d.push(
+                            &format!("{dat}.regex"),
+                            format!(
+                                "invalid regex `{r}`: {}",
+                                e.to_string().lines().last().unwrap_or("")
+                            ),
+                        );
                         continue;
                     }
                 },
@@ -951,16 +1085,22 @@ fn compile_classification(d: &mut Diags<'_>, c: &ClassificationDoc) -> Classific
             if let Some(map) = &dr.map {
                 for (k, v) in map {
                     if !allowed_ok(v) {
-                        d.push(&format!("{dat}.map.{k}"), format!("`{v}` is not an allowed value of `{}`", t.key));
+                        d.push(
+                            &format!("{dat}.map.{k}"),
+                            format!("`{v}` is not an allowed value of `{}`", t.key),
+                        );
                     }
                 }
             }
-            if dr.map.is_none() && dr.regex.is_none() {
-                if let (DeriveSource::Literal, Some(v)) = (&source, &dr.value) {
-                    if !allowed_ok(v) {
-                        d.push(&format!("{dat}.value"), format!("`{v}` is not an allowed value of `{}`", t.key));
-                    }
-                }
+            if dr.map.is_none()
+                && dr.regex.is_none()
+                && let (DeriveSource::Literal, Some(v)) = (&source, &dr.value)
+                && !allowed_ok(v)
+            {
+                d.push(
+                    &format!("{dat}.value"),
+                    format!("`{v}` is not an allowed value of `{}`", t.key),
+                );
             }
             derive.push(CompiledDerive {
                 source,
@@ -986,6 +1126,12 @@ fn compile_classification(d: &mut Diags<'_>, c: &ClassificationDoc) -> Classific
     ClassificationScheme { rules }
 }
 
+/// The JSON Schema of the policy document, generated from its Rust types.
+pub fn json_schema() -> Value {
+    let schema = schemars::schema_for!(PolicyDoc);
+    serde_json::to_value(schema).unwrap_or(Value::Null)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1009,7 +1155,10 @@ mod tests {
         assert!(l.line >= 4, "{e}");
         let e = load("version: 1\nchecks:\n  settings:\n    - check: aws.s3.versioning\n      severity: urgent\n").unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("unknown value `urgent`, expected one of `informational`, `info`, `low`"), "{s}");
+        assert!(
+            s.contains("unknown value `urgent`, expected one of `informational`, `info`, `low`"),
+            "{s}"
+        );
         assert!(s.contains("p.yaml:5:"), "{s}");
         let e = load("version: 1\nchekcs: {}\n").unwrap_err();
         assert!(e.to_string().contains("unknown key `chekcs`"), "{e}");
@@ -1021,10 +1170,18 @@ mod tests {
         let y = "version: 1\nchecks:\n  settings:\n    - check: aws.s3.nope\n    - check: aws.rds.backup-enabled\n      params:\n        minimumRetention: 7\n        bogus: 1\nrules:\n  - id: x.y\n    title: t\n    severity: high\n    resource_types: [AWS::S3::Buckett, bucket]\n    assert: {path: configuration.a, regex: '('}\nexceptions:\n  - id: e\n    checks: [aws.s3.*]\n    reason: r\n    owner: o\n    expires: 2025-13-01\n";
         let e = load(y).unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("unknown check `aws.s3.nope` (see `assetwarden checks list`) in p.yaml:4:14"), "{s}");
+        assert!(
+            s.contains(
+                "unknown check `aws.s3.nope` (see `assetwarden checks list`) in p.yaml:4:14"
+            ),
+            "{s}"
+        );
         assert!(s.contains("has no parameter `bogus`"), "{s}");
         assert!(s.contains("p.yaml:8:16"), "{s}");
-        assert!(s.contains("`bucket` is not a CloudFormation type name"), "{s}");
+        assert!(
+            s.contains("`bucket` is not a CloudFormation type name"),
+            "{s}"
+        );
         assert!(s.contains("invalid regex `(`"), "{s}");
         assert!(s.contains("`2025-13-01` is not a date"), "{s}");
         assert!(s.contains("p.yaml:20:14"), "{s}");
@@ -1032,18 +1189,16 @@ mod tests {
 
     #[test]
     fn json_is_accepted() {
-        let p = load("{\"version\": 1, \"checks\": {\"select\": [{\"frameworks\": [\"cis-aws\"]}]}}").unwrap();
+        let p =
+            load("{\"version\": 1, \"checks\": {\"select\": [{\"frameworks\": [\"cis-aws\"]}]}}")
+                .unwrap();
         let cat = crate::checks::catalog();
         let n = cat.iter().filter(|m| p.selects(m)).count();
         assert!(n > 0 && n < cat.len());
-        let e = load("{\"version\": 1,\n \"checks\": {\"select\": [{\"frameworks\": [\"nope\"]}]}}").unwrap_err();
+        let e =
+            load("{\"version\": 1,\n \"checks\": {\"select\": [{\"frameworks\": [\"nope\"]}]}}")
+                .unwrap_err();
         assert!(e.to_string().contains("unknown framework `nope`"), "{e}");
         assert!(e.to_string().contains("in p.yaml:2:"), "{e}");
     }
-}
-
-/// The JSON Schema of the policy document, generated from its Rust types.
-pub fn json_schema() -> Value {
-    let schema = schemars::schema_for!(PolicyDoc);
-    serde_json::to_value(schema).unwrap_or(Value::Null)
 }

@@ -171,7 +171,12 @@ impl ReportBuilder {
         if f.status == Status::Fail {
             *s.failures_by_severity.entry(f.severity).or_default() += 1;
         }
-        let c = self.report.coverage.checks.entry(f.check_id.clone()).or_default();
+        let c = self
+            .report
+            .coverage
+            .checks
+            .entry(f.check_id.clone())
+            .or_default();
         c.evaluated += 1;
         *c.by_status.entry(f.status).or_default() += 1;
         if f.status == Status::Unknown {
@@ -219,9 +224,13 @@ impl ScanSink for ReportBuilder {
     fn on_result(&mut self, r: &Resource, res: &ResourceResult) {
         let cov = &mut self.report.coverage;
         cov.resources += 1;
-        *cov.resources_by_type.entry(r.resource_type.clone()).or_default() += 1;
+        *cov.resources_by_type
+            .entry(r.resource_type.clone())
+            .or_default() += 1;
         if !res.had_checks {
-            *cov.types_without_checks.entry(r.resource_type.clone()).or_default() += 1;
+            *cov.types_without_checks
+                .entry(r.resource_type.clone())
+                .or_default() += 1;
         }
         if let Some(c) = &res.classification {
             for k in &self.governed {
@@ -274,10 +283,20 @@ impl ScanSink for ReportBuilder {
                     location: format!(
                         "source `{}`{}{}",
                         g.source,
-                        g.account.as_deref().map(|a| format!(" account {a}")).unwrap_or_default(),
-                        g.region.as_deref().map(|r| format!(" region {r}")).unwrap_or_default()
+                        g.account
+                            .as_deref()
+                            .map(|a| format!(" account {a}"))
+                            .unwrap_or_default(),
+                        g.region
+                            .as_deref()
+                            .map(|r| format!(" region {r}"))
+                            .unwrap_or_default()
                     ),
-                    message: format!("could not see {}: {}", g.resource_types.join(", "), g.reason),
+                    message: format!(
+                        "could not see {}: {}",
+                        g.resource_types.join(", "),
+                        g.reason
+                    ),
                 });
                 self.report.coverage.gaps.push(g.clone());
             }

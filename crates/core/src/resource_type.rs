@@ -77,24 +77,72 @@ mod tests {
     fn maps_every_covered_type() {
         for (arn, ty) in [
             ("arn:aws:s3:::b", "AWS::S3::Bucket"),
-            ("arn:aws:ec2:us-east-1:123456789012:instance/i-1", "AWS::EC2::Instance"),
-            ("arn:aws:ec2:us-east-1:123456789012:security-group/sg-1", "AWS::EC2::SecurityGroup"),
-            ("arn:aws:ec2:us-east-1:123456789012:volume/vol-1", "AWS::EC2::Volume"),
-            ("arn:aws:ec2:us-east-1:123456789012:subnet/subnet-1", "AWS::EC2::Subnet"),
-            ("arn:aws:rds:us-east-1:123456789012:db:x", "AWS::RDS::DBInstance"),
-            ("arn:aws:rds:us-east-1:123456789012:cluster:x", "AWS::RDS::DBCluster"),
-            ("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188", "AWS::ElasticLoadBalancingV2::LoadBalancer"),
-            ("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/classic", "AWS::ElasticLoadBalancing::LoadBalancer"),
-            ("arn:aws:ecr:us-east-1:123456789012:repository/web/api", "AWS::ECR::Repository"),
-            ("arn:aws:ecs:us-east-1:123456789012:cluster/prod", "AWS::ECS::Cluster"),
-            ("arn:aws:ecs:us-east-1:123456789012:service/prod/web", "AWS::ECS::Service"),
-            ("arn:aws:ecs:us-east-1:123456789012:task-definition/web:3", "AWS::ECS::TaskDefinition"),
+            (
+                "arn:aws:ec2:us-east-1:123456789012:instance/i-1",
+                "AWS::EC2::Instance",
+            ),
+            (
+                "arn:aws:ec2:us-east-1:123456789012:security-group/sg-1",
+                "AWS::EC2::SecurityGroup",
+            ),
+            (
+                "arn:aws:ec2:us-east-1:123456789012:volume/vol-1",
+                "AWS::EC2::Volume",
+            ),
+            (
+                "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-1",
+                "AWS::EC2::Subnet",
+            ),
+            (
+                "arn:aws:rds:us-east-1:123456789012:db:x",
+                "AWS::RDS::DBInstance",
+            ),
+            (
+                "arn:aws:rds:us-east-1:123456789012:cluster:x",
+                "AWS::RDS::DBCluster",
+            ),
+            (
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188",
+                "AWS::ElasticLoadBalancingV2::LoadBalancer",
+            ),
+            (
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/classic",
+                "AWS::ElasticLoadBalancing::LoadBalancer",
+            ),
+            (
+                "arn:aws:ecr:us-east-1:123456789012:repository/web/api",
+                "AWS::ECR::Repository",
+            ),
+            (
+                "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+                "AWS::ECS::Cluster",
+            ),
+            (
+                "arn:aws:ecs:us-east-1:123456789012:service/prod/web",
+                "AWS::ECS::Service",
+            ),
+            (
+                "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3",
+                "AWS::ECS::TaskDefinition",
+            ),
             ("arn:aws:iam::123456789012:user/alice", "AWS::IAM::User"),
             ("arn:aws:iam::123456789012:policy/p", "AWS::IAM::Policy"),
-            ("arn:aws:lambda:us-east-1:123456789012:function:f", "AWS::Lambda::Function"),
-            ("arn:aws:cloudtrail:us-east-1:123456789012:trail/t", "AWS::CloudTrail::Trail"),
-            ("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", "AWS::KMS::Key"),
-            ("arn:aws:route53:::hostedzone/Z1D633PJN98FT9", "AWS::Route53::HostedZone"),
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:f",
+                "AWS::Lambda::Function",
+            ),
+            (
+                "arn:aws:cloudtrail:us-east-1:123456789012:trail/t",
+                "AWS::CloudTrail::Trail",
+            ),
+            (
+                "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                "AWS::KMS::Key",
+            ),
+            (
+                "arn:aws:route53:::hostedzone/Z1D633PJN98FT9",
+                "AWS::Route53::HostedZone",
+            ),
         ] {
             let a = Arn::parse(arn).unwrap();
             assert_eq!(cfn_type_of(&a), Some(ty), "{arn}");
@@ -106,7 +154,9 @@ mod tests {
     #[test]
     fn cfn_names() {
         assert!(is_cfn_type_name("AWS::S3::Bucket"));
-        assert!(is_cfn_type_name("AWS::ElasticLoadBalancingV2::LoadBalancer"));
+        assert!(is_cfn_type_name(
+            "AWS::ElasticLoadBalancingV2::LoadBalancer"
+        ));
         assert!(!is_cfn_type_name("AWS::S3"));
         assert!(!is_cfn_type_name("aws_s3_bucket"));
         assert!(!is_cfn_type_name("AWS::S3::Bucket::X"));

@@ -38,10 +38,18 @@ pub struct ConditionDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// Equal to.
-    #[serde(default, deserialize_with = "some_value", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "some_value",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub eq: Option<Value>,
     /// Not equal to (also true when absent).
-    #[serde(default, deserialize_with = "some_value", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "some_value",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ne: Option<Value>,
     /// One of.
     #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
@@ -56,19 +64,39 @@ pub struct ConditionDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glob: Option<String>,
     /// Greater than.
-    #[serde(default, deserialize_with = "some_value", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "some_value",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub gt: Option<Value>,
     /// Greater than or equal to.
-    #[serde(default, deserialize_with = "some_value", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "some_value",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub gte: Option<Value>,
     /// Less than.
-    #[serde(default, deserialize_with = "some_value", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "some_value",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub lt: Option<Value>,
     /// Less than or equal to.
-    #[serde(default, deserialize_with = "some_value", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "some_value",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub lte: Option<Value>,
     /// An array holding an equal element, or a string holding the substring.
-    #[serde(default, deserialize_with = "some_value", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "some_value",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub contains: Option<Value>,
     /// The attribute is present (and not null).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -224,14 +252,16 @@ impl Condition {
         paths
             .iter()
             .map(|p| match r.resolve_with(p, tags) {
-                Resolved::Unobserved(u) => {
-                    Evidence::new(p.as_str(), Value::String(format!("<not observed: {}>", u.reason)))
-                }
+                Resolved::Unobserved(u) => Evidence::new(
+                    p.as_str(),
+                    Value::String(format!("<not observed: {}>", u.reason)),
+                ),
                 Resolved::Values(v) if v.is_empty() => Evidence::absent(p.as_str()),
                 Resolved::Values(v) if v.len() == 1 => Evidence::new(p.as_str(), v[0].to_json()),
-                Resolved::Values(v) => {
-                    Evidence::new(p.as_str(), Value::Array(v.iter().map(Val::to_json).collect()))
-                }
+                Resolved::Values(v) => Evidence::new(
+                    p.as_str(),
+                    Value::Array(v.iter().map(Val::to_json).collect()),
+                ),
             })
             .collect()
     }
@@ -292,7 +322,8 @@ fn compile_inner(
     if let Some(v) = doc.absent {
         ops.push(("absent", Op::Present(!v)));
     }
-    let combinators = doc.all.is_some() as usize + doc.any.is_some() as usize + doc.not.is_some() as usize;
+    let combinators =
+        doc.all.is_some() as usize + doc.any.is_some() as usize + doc.not.is_some() as usize;
     if combinators > 0 {
         if doc.path.is_some() || !ops.is_empty() {
             bad("a condition is either a test (`path` and one operator) or one of `all`, `any`, `not`, not both".into());
@@ -319,7 +350,8 @@ fn compile_inner(
             return Some(Condition::Any(v));
         }
         if let Some(c) = &doc.not {
-            return compile_inner(c, &format!("{at}.not"), errs).map(|c| Condition::Not(Box::new(c)));
+            return compile_inner(c, &format!("{at}.not"), errs)
+                .map(|c| Condition::Not(Box::new(c)));
         }
     }
     let Some(path_text) = &doc.path else {
@@ -364,7 +396,11 @@ fn compile_inner(
 }
 
 fn one_line(s: &str) -> String {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn text_of(v: &Val<'_>) -> Option<String> {
@@ -427,7 +463,9 @@ fn leaf(op: &Op, vals: &[Val<'_>]) -> bool {
         Op::Cmp(ord, eq_ok, x) => present.iter().any(|v| {
             let o = match (v, num_of_json(x)) {
                 (Val::Json(j), Some(b)) => num_of_json(j).and_then(|a| a.partial_cmp(&b)),
-                (Val::Str(s), Some(b)) => s.trim().parse::<f64>().ok().and_then(|a| a.partial_cmp(&b)),
+                (Val::Str(s), Some(b)) => {
+                    s.trim().parse::<f64>().ok().and_then(|a| a.partial_cmp(&b))
+                }
                 _ => match (text_of(v), x.as_str()) {
                     (Some(a), Some(b)) => Some(a.as_str().cmp(b)),
                     _ => None,
@@ -481,8 +519,14 @@ mod tests {
             ("{path: configuration.n, present: true}", Truth::True),
             ("{path: 'configuration.objs[*].p', eq: 22}", Truth::True),
             ("{path: 'configuration.objs[*].p', gt: 1000}", Truth::False),
-            ("{all: [{path: configuration.n, eq: 5}, {not: {path: tags.Env, eq: dev}}]}", Truth::True),
-            ("{any: [{path: configuration.n, eq: 6}, {path: tags.Env, eq: dev}]}", Truth::False),
+            (
+                "{all: [{path: configuration.n, eq: 5}, {not: {path: tags.Env, eq: dev}}]}",
+                Truth::True,
+            ),
+            (
+                "{any: [{path: configuration.n, eq: 6}, {path: tags.Env, eq: dev}]}",
+                Truth::False,
+            ),
         ];
         for (y, want) in cases {
             assert_eq!(cond(y).eval(&r, &t), want, "{y}");
@@ -494,18 +538,27 @@ mod tests {
         let mut r = res();
         r.mark_unobserved("configuration.secret", "AccessDenied");
         let t = r.tags.clone();
-        assert_eq!(cond("{path: configuration.secret, eq: 1}").eval(&r, &t), Truth::Unknown);
-        assert_eq!(cond("{not: {path: configuration.secret, eq: 1}}").eval(&r, &t), Truth::Unknown);
         assert_eq!(
-            cond("{all: [{path: configuration.secret, eq: 1}, {path: configuration.n, eq: 6}]}").eval(&r, &t),
+            cond("{path: configuration.secret, eq: 1}").eval(&r, &t),
+            Truth::Unknown
+        );
+        assert_eq!(
+            cond("{not: {path: configuration.secret, eq: 1}}").eval(&r, &t),
+            Truth::Unknown
+        );
+        assert_eq!(
+            cond("{all: [{path: configuration.secret, eq: 1}, {path: configuration.n, eq: 6}]}")
+                .eval(&r, &t),
             Truth::False
         );
         assert_eq!(
-            cond("{any: [{path: configuration.secret, eq: 1}, {path: configuration.n, eq: 5}]}").eval(&r, &t),
+            cond("{any: [{path: configuration.secret, eq: 1}, {path: configuration.n, eq: 5}]}")
+                .eval(&r, &t),
             Truth::True
         );
         assert_eq!(
-            cond("{any: [{path: configuration.secret, eq: 1}, {path: configuration.n, eq: 6}]}").eval(&r, &t),
+            cond("{any: [{path: configuration.secret, eq: 1}, {path: configuration.n, eq: 6}]}")
+                .eval(&r, &t),
             Truth::Unknown
         );
     }

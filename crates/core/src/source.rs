@@ -135,7 +135,12 @@ impl InventoryBytes {
     }
     /// Synchronous iterator of events.
     pub fn events(&self) -> RecordEvents<Cursor<&[u8]>> {
-        RecordEvents::new(Cursor::new(&self.bytes[..]), &self.label, false, self.ctx.clone())
+        RecordEvents::new(
+            Cursor::new(&self.bytes[..]),
+            &self.label,
+            false,
+            self.ctx.clone(),
+        )
     }
 }
 
@@ -186,7 +191,8 @@ impl<R: BufRead> RecordEvents<R> {
     }
 
     fn err(&mut self, location: String, message: String) {
-        self.pending.push_back(SourceEvent::Error { location, message });
+        self.pending
+            .push_back(SourceEvent::Error { location, message });
     }
 
     /// Normalises one parsed record into pending events.
@@ -210,7 +216,10 @@ impl<R: BufRead> RecordEvents<R> {
                 };
                 let msg = e.to_string();
                 let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-                self.err(format!("{}:{l}:{c}", self.label), format!("invalid JSON: {msg}"));
+                self.err(
+                    format!("{}:{l}:{c}", self.label),
+                    format!("invalid JSON: {msg}"),
+                );
             }
         }
     }
@@ -250,7 +259,11 @@ impl<R: BufRead> RecordEvents<R> {
                     let first_line = &buf[..end];
                     let whole = serde_json::from_slice::<serde::de::IgnoredAny>(first_line).is_ok();
                     let more_after = end < buf.len();
-                    self.mode = if whole && more_after { Mode::Lines } else { Mode::Values };
+                    self.mode = if whole && more_after {
+                        Mode::Lines
+                    } else {
+                        Mode::Values
+                    };
                 }
                 return Ok(());
             }
@@ -288,7 +301,11 @@ impl<R: BufRead> RecordEvents<R> {
                 self.mode = Mode::Done;
                 if let Some((l, c)) = start {
                     if !trim_ascii(&out).is_empty() {
-                        let what = if self.array { "an array element" } else { "a value" };
+                        let what = if self.array {
+                            "an array element"
+                        } else {
+                            "a value"
+                        };
                         if depth > 0 || in_str {
                             self.err(
                                 format!("{}:{l}:{c}", self.label),
@@ -300,7 +317,10 @@ impl<R: BufRead> RecordEvents<R> {
                         }
                     }
                 } else if self.array && self.started {
-                    self.err(format!("{}:{}", self.label, self.line), "unexpected end of file: the array is not closed with `]`".into());
+                    self.err(
+                        format!("{}:{}", self.label, self.line),
+                        "unexpected end of file: the array is not closed with `]`".into(),
+                    );
                 }
                 return Ok(false);
             }
@@ -381,10 +401,10 @@ impl<R: BufRead> RecordEvents<R> {
             }
             self.reader.consume(consumed);
             if finished {
-                if let Some((l, c)) = start {
-                    if !trim_ascii(&out).is_empty() {
-                        self.parse_and_record(&out, l, c);
-                    }
+                if let Some((l, c)) = start
+                    && !trim_ascii(&out).is_empty()
+                {
+                    self.parse_and_record(&out, l, c);
                 }
                 return Ok(self.mode != Mode::Done || !self.pending.is_empty());
             }
@@ -393,8 +413,14 @@ impl<R: BufRead> RecordEvents<R> {
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
-    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let e = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(s, |e| e + 1);
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |e| e + 1);
     &b[s..e]
 }
 
@@ -410,7 +436,12 @@ pub fn expand(v: Value, loc: &str, ctx: &RawContext, out: &mut Vec<SourceEvent>)
         }
         return;
     }
-    for key in ["configurationItems", "baseConfigurationItems", "Results", "ConfigurationItems"] {
+    for key in [
+        "configurationItems",
+        "baseConfigurationItems",
+        "Results",
+        "ConfigurationItems",
+    ] {
         if let Some(Value::Array(items)) = data.get(key) {
             for (i, it) in items.iter().enumerate() {
                 let it = match it {
@@ -505,15 +536,22 @@ mod tests {
     use super::*;
 
     fn events(text: &str) -> Vec<SourceEvent> {
-        InventoryBytes::new("inv", text.as_bytes().to_vec()).events().collect()
+        InventoryBytes::new("inv", text.as_bytes().to_vec())
+            .events()
+            .collect()
     }
 
     fn item(i: usize) -> String {
-        format!("{{\"resourceType\":\"AWS::EC2::Volume\",\"arn\":\"arn:aws:ec2:us-east-1:123456789012:volume/vol-{i}\",\"configuration\":{{\"encrypted\":true}}}}")
+        format!(
+            "{{\"resourceType\":\"AWS::EC2::Volume\",\"arn\":\"arn:aws:ec2:us-east-1:123456789012:volume/vol-{i}\",\"configuration\":{{\"encrypted\":true}}}}"
+        )
     }
 
     fn summary(ev: &[SourceEvent]) -> (usize, Vec<String>) {
-        let n = ev.iter().filter(|e| matches!(e, SourceEvent::Resource(_))).count();
+        let n = ev
+            .iter()
+            .filter(|e| matches!(e, SourceEvent::Resource(_)))
+            .count();
         let errs = ev
             .iter()
             .filter_map(|e| match e {
@@ -526,7 +564,12 @@ mod tests {
 
     #[test]
     fn ndjson_bad_line_is_reported_and_rest_read() {
-        let text = format!("{}\n{{\"resourceType\": \n{}\n\n{}\n", item(1), item(2), item(3));
+        let text = format!(
+            "{}\n{{\"resourceType\": \n{}\n\n{}\n",
+            item(1),
+            item(2),
+            item(3)
+        );
         let (n, errs) = summary(&events(&text));
         assert_eq!(n, 3, "{errs:?}");
         assert_eq!(errs.len(), 1);
@@ -535,7 +578,11 @@ mod tests {
 
     #[test]
     fn json_array_streams_elements_with_lines() {
-        let text = format!("[\n  {},\n  {{\"oops\": tru}},\n  {}\n]\n", item(1), item(3));
+        let text = format!(
+            "[\n  {},\n  {{\"oops\": tru}},\n  {}\n]\n",
+            item(1),
+            item(3)
+        );
         let (n, errs) = summary(&events(&text));
         assert_eq!(n, 2, "{errs:?}");
         assert_eq!(errs.len(), 1);
@@ -545,7 +592,11 @@ mod tests {
 
     #[test]
     fn pretty_single_object_and_wrappers() {
-        let text = format!("{{\n \"configurationItems\": [{}, {}]\n}}\n", item(1), item(2));
+        let text = format!(
+            "{{\n \"configurationItems\": [{}, {}]\n}}\n",
+            item(1),
+            item(2)
+        );
         let (n, errs) = summary(&events(&text));
         assert_eq!((n, errs.len()), (2, 0));
         let sel = format!("{{\"Results\": [{:?}]}}", item(5));
@@ -572,7 +623,9 @@ mod tests {
 
     #[test]
     fn deleted_items_are_skipped() {
-        let ev = events("{\"resourceType\":\"AWS::S3::Bucket\",\"arn\":\"arn:aws:s3:::b\",\"configurationItemStatus\":\"ResourceDeleted\"}\n");
+        let ev = events(
+            "{\"resourceType\":\"AWS::S3::Bucket\",\"arn\":\"arn:aws:s3:::b\",\"configurationItemStatus\":\"ResourceDeleted\"}\n",
+        );
         assert!(matches!(ev[0], SourceEvent::Skipped { .. }));
     }
 }

@@ -23,7 +23,9 @@ pub fn is_reserved_key(key: &str) -> bool {
 }
 
 fn allowed_char(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+    c.is_alphanumeric()
+        || c.is_whitespace()
+        || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
 }
 
 /// Why one tag may not be written.
@@ -58,20 +60,30 @@ pub fn validate_tag(key: &str, value: &str) -> Vec<TagViolation> {
     if kc == 0 {
         bad("the key is empty".into());
     } else if kc > MAX_KEY_CHARS {
-        bad(format!("the key has {kc} characters, more than {MAX_KEY_CHARS}"));
+        bad(format!(
+            "the key has {kc} characters, more than {MAX_KEY_CHARS}"
+        ));
     }
     if is_reserved_key(key) {
         bad("the `aws:` prefix is reserved for AWS".into());
     }
     if let Some(c) = key.chars().find(|c| !allowed_char(*c)) {
-        bad(format!("the key holds `{}`, which AWS does not allow", c.escape_default()));
+        bad(format!(
+            "the key holds `{}`, which AWS does not allow",
+            c.escape_default()
+        ));
     }
     let vc = value.chars().count();
     if vc > MAX_VALUE_CHARS {
-        bad(format!("the value has {vc} characters, more than {MAX_VALUE_CHARS}"));
+        bad(format!(
+            "the value has {vc} characters, more than {MAX_VALUE_CHARS}"
+        ));
     }
     if let Some(c) = value.chars().find(|c| !allowed_char(*c)) {
-        bad(format!("the value holds `{}`, which AWS does not allow", c.escape_default()));
+        bad(format!(
+            "the value holds `{}`, which AWS does not allow",
+            c.escape_default()
+        ));
     }
     out
 }

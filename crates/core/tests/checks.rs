@@ -50,7 +50,8 @@ fn load_cases(sub: &str) -> Vec<(String, Case)> {
     files.sort();
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        let cases: Vec<Case> = assetwarden_core::serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let cases: Vec<Case> = assetwarden_core::serde_yaml::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         for c in cases {
             out.push((f.file_name().unwrap().to_string_lossy().into_owned(), c));
         }
@@ -63,7 +64,8 @@ fn resolve(v: &Value) -> Value {
     match v {
         Value::Object(m) if m.contains_key("file") => {
             let p = dir().join("data").join(m["file"].as_str().unwrap());
-            let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let text =
+                std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             let doc: Value = serde_json::from_str(&text).unwrap();
             match m.get("key").and_then(Value::as_str) {
                 Some(k) => doc["data"][k].clone(),
@@ -76,7 +78,10 @@ fn resolve(v: &Value) -> Value {
 }
 
 fn engine_for(params: &BTreeMap<String, Value>) -> Engine {
-    let settings: Vec<Value> = params.iter().map(|(c, p)| json!({"check": c, "params": p})).collect();
+    let settings: Vec<Value> = params
+        .iter()
+        .map(|(c, p)| json!({"check": c, "params": p}))
+        .collect();
     let doc = json!({"version": 1, "checks": {"settings": settings}}).to_string();
     let policy = Policy::from_str_named(&doc, "case", &catalog()).unwrap();
     Engine::builder()
@@ -90,7 +95,10 @@ fn resources_of(case: &Case) -> Vec<Resource> {
     let v = match (&case.resource, &case.record) {
         (Some(r), None) => r.clone(),
         (None, Some(r)) => resolve(r),
-        _ => panic!("case `{}` needs exactly one of `resource` and `record`", case.name),
+        _ => panic!(
+            "case `{}` needs exactly one of `resource` and `record`",
+            case.name
+        ),
     };
     let ctx = RawContext {
         account: case.account.clone(),
@@ -103,18 +111,24 @@ fn resources_of(case: &Case) -> Vec<Resource> {
     for e in events {
         match e {
             SourceEvent::Resource(r) => out.push(*r),
-            SourceEvent::Error { message, .. } => {
-                if case.pick.is_none() {
-                    panic!("case `{}`: {message}", case.name)
-                }
+            SourceEvent::Error { message, .. } if case.pick.is_none() => {
+                panic!("case `{}`: {message}", case.name)
             }
             _ => {}
         }
     }
     if let Some(p) = &case.pick {
-        out.retain(|r| r.arn.contains(p.as_str()) || r.resource_name.as_deref() == Some(p.as_str()));
+        out.retain(|r| {
+            r.arn.contains(p.as_str()) || r.resource_name.as_deref() == Some(p.as_str())
+        });
     }
-    assert_eq!(out.len(), 1, "case `{}` must pick exactly one resource, got {:?}", case.name, out.iter().map(|r| &r.arn).collect::<Vec<_>>());
+    assert_eq!(
+        out.len(),
+        1,
+        "case `{}` must pick exactly one resource, got {:?}",
+        case.name,
+        out.iter().map(|r| &r.arn).collect::<Vec<_>>()
+    );
     out
 }
 
@@ -142,16 +156,27 @@ fn run(sub: &str) -> (usize, BTreeMap<String, BTreeSet<Status>>) {
                 continue;
             }
             if matches!(f.status, Status::Pass | Status::Fail) && f.evidence.is_empty() {
-                failures.push(format!("{file}: `{}`: `{check}` gave {} without evidence", case.name, f.status));
+                failures.push(format!(
+                    "{file}: `{}`: `{check}` gave {} without evidence",
+                    case.name, f.status
+                ));
             }
-            if let Some(m) = case.message.get(check) {
-                if !f.message.contains(m.as_str()) {
-                    failures.push(format!("{file}: `{}`: `{check}` message `{}` lacks `{m}`", case.name, f.message));
-                }
+            if let Some(m) = case.message.get(check)
+                && !f.message.contains(m.as_str())
+            {
+                failures.push(format!(
+                    "{file}: `{}`: `{check}` message `{}` lacks `{m}`",
+                    case.name, f.message
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} failing expectations:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing expectations:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     (n, seen)
 }
 
@@ -167,7 +192,11 @@ fn builtin_cases() {
             missing.push(format!("{} (seen {:?})", m.id, s));
         }
     }
-    assert!(missing.is_empty(), "checks without both a PASS and a FAIL case:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "checks without both a PASS and a FAIL case:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]

@@ -12,11 +12,34 @@ const TASKDEF: &[&str] = &["AWS::ECS::TaskDefinition"];
 
 /// Runtimes AWS has deprecated (Lambda runtime deprecation schedule, as of 2026).
 const DEPRECATED_RUNTIMES: &[&str] = &[
-    "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10", "nodejs10.x",
-    "nodejs12.x", "nodejs14.x", "nodejs16.x", "nodejs18.x", "python2.7", "python3.6",
-    "python3.7", "python3.8", "python3.9", "ruby2.5", "ruby2.7", "ruby3.2", "java8", "go1.x",
-    "provided", "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "dotnet5.0",
-    "dotnet6", "dotnet7",
+    "nodejs",
+    "nodejs4.3",
+    "nodejs4.3-edge",
+    "nodejs6.10",
+    "nodejs8.10",
+    "nodejs10.x",
+    "nodejs12.x",
+    "nodejs14.x",
+    "nodejs16.x",
+    "nodejs18.x",
+    "python2.7",
+    "python3.6",
+    "python3.7",
+    "python3.8",
+    "python3.9",
+    "ruby2.5",
+    "ruby2.7",
+    "ruby3.2",
+    "java8",
+    "go1.x",
+    "provided",
+    "dotnetcore1.0",
+    "dotnetcore2.0",
+    "dotnetcore2.1",
+    "dotnetcore3.1",
+    "dotnet5.0",
+    "dotnet6",
+    "dotnet7",
 ];
 
 fn containers(r: &Resource) -> Vec<Value> {
@@ -26,7 +49,10 @@ fn containers(r: &Resource) -> Vec<Value> {
 }
 
 fn container_name(c: &Value) -> String {
-    ci(c, "Name").and_then(Value::as_str).unwrap_or("?").to_string()
+    ci(c, "Name")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string()
 }
 
 pub(super) fn register(v: &mut Vec<Builtin>) {
@@ -92,18 +118,27 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
             }),
     );
     v.push(
-        def("aws.ec2.instance-in-vpc", High, EC2, "EC2 instances run in a VPC")
-            .sh("EC2.29")
-            .rule("ec2-instances-in-vpc")
-            .fix("Migrate EC2-Classic instances into a VPC.")
-            .reads(&["configuration.vpcId"])
-            .eval(|r, _| {
-                let p = "configuration.vpcId";
-                match conf(r, &["vpcId"]) {
-                    Some(Value::String(s)) if !s.is_empty() => Outcome::pass(p, s),
-                    other => Outcome::fail("the instance is not in a VPC", p, other.unwrap_or(Value::Null)),
-                }
-            }),
+        def(
+            "aws.ec2.instance-in-vpc",
+            High,
+            EC2,
+            "EC2 instances run in a VPC",
+        )
+        .sh("EC2.29")
+        .rule("ec2-instances-in-vpc")
+        .fix("Migrate EC2-Classic instances into a VPC.")
+        .reads(&["configuration.vpcId"])
+        .eval(|r, _| {
+            let p = "configuration.vpcId";
+            match conf(r, &["vpcId"]) {
+                Some(Value::String(s)) if !s.is_empty() => Outcome::pass(p, s),
+                other => Outcome::fail(
+                    "the instance is not in a VPC",
+                    p,
+                    other.unwrap_or(Value::Null),
+                ),
+            }
+        }),
     );
 
     // Lambda
@@ -130,25 +165,38 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
             }),
     );
     v.push(
-        def("aws.lambda.supported-runtime", Medium, LAMBDA, "Lambda functions use supported runtimes")
-            .sh("Lambda.2")
-            .rule("lambda-function-settings-check")
-            .fix("Upgrade the function to a supported runtime.")
-            .reads(&["configuration.runtime"])
-            .param("deprecatedRuntimes", json!(DEPRECATED_RUNTIMES), "Runtimes that count as unsupported")
-            .eval(|r, ctx| {
-                let p = "configuration.runtime";
-                match conf(r, &["runtime"]) {
-                    Some(Value::String(rt)) => {
-                        if ctx.param_strings("deprecatedRuntimes").iter().any(|d| d == &rt) {
-                            Outcome::fail(format!("runtime `{rt}` is deprecated"), p, rt)
-                        } else {
-                            Outcome::pass(p, rt)
-                        }
+        def(
+            "aws.lambda.supported-runtime",
+            Medium,
+            LAMBDA,
+            "Lambda functions use supported runtimes",
+        )
+        .sh("Lambda.2")
+        .rule("lambda-function-settings-check")
+        .fix("Upgrade the function to a supported runtime.")
+        .reads(&["configuration.runtime"])
+        .param(
+            "deprecatedRuntimes",
+            json!(DEPRECATED_RUNTIMES),
+            "Runtimes that count as unsupported",
+        )
+        .eval(|r, ctx| {
+            let p = "configuration.runtime";
+            match conf(r, &["runtime"]) {
+                Some(Value::String(rt)) => {
+                    if ctx
+                        .param_strings("deprecatedRuntimes")
+                        .iter()
+                        .any(|d| d == &rt)
+                    {
+                        Outcome::fail(format!("runtime `{rt}` is deprecated"), p, rt)
+                    } else {
+                        Outcome::pass(p, rt)
                     }
-                    _ => Outcome::na("container-image function (no runtime)"),
                 }
-            }),
+                _ => Outcome::na("container-image function (no runtime)"),
+            }
+        }),
     );
     v.push(
         def("aws.lambda.vpc-multi-az", Medium, LAMBDA, "VPC Lambda functions use more than one subnet")
@@ -170,91 +218,173 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
 
     // ECS
     v.push(
-        def("aws.ecs.service-no-public-ip", High, &["AWS::ECS::Service"], "ECS services do not assign public IP addresses")
-            .sh("ECS.2")
-            .rule("ecs-no-public-ip")
-            .fix("Set `AssignPublicIp` to `DISABLED` in the service's awsvpc network configuration.")
-            .reads(&["configuration.NetworkConfiguration"])
-            .eval(|r, _| {
-                let p = "configuration.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp";
-                match conf(r, &["NetworkConfiguration", "AwsvpcConfiguration", "AssignPublicIp"]) {
-                    Some(Value::String(s)) if s.eq_ignore_ascii_case("ENABLED") => Outcome::fail("the service assigns public IP addresses to its tasks", p, s),
-                    other => Outcome::pass(p, other.unwrap_or(Value::Null)),
+        def(
+            "aws.ecs.service-no-public-ip",
+            High,
+            &["AWS::ECS::Service"],
+            "ECS services do not assign public IP addresses",
+        )
+        .sh("ECS.2")
+        .rule("ecs-no-public-ip")
+        .fix("Set `AssignPublicIp` to `DISABLED` in the service's awsvpc network configuration.")
+        .reads(&["configuration.NetworkConfiguration"])
+        .eval(|r, _| {
+            let p = "configuration.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp";
+            match conf(
+                r,
+                &[
+                    "NetworkConfiguration",
+                    "AwsvpcConfiguration",
+                    "AssignPublicIp",
+                ],
+            ) {
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("ENABLED") => {
+                    Outcome::fail("the service assigns public IP addresses to its tasks", p, s)
                 }
-            }),
+                other => Outcome::pass(p, other.unwrap_or(Value::Null)),
+            }
+        }),
     );
     v.push(
-        def("aws.ecs.fargate-latest-platform", Medium, &["AWS::ECS::Service"], "ECS Fargate services run on the latest platform version")
-            .sh("ECS.10")
-            .rule("ecs-fargate-latest-platform-version")
-            .fix("Set the service's platform version to `LATEST` (or the current version).")
-            .reads(&["configuration.LaunchType", "configuration.PlatformVersion"])
-            .param("latestLinuxVersion", json!("1.4.0"), "Current Fargate platform version for Linux")
-            .eval(|r, ctx| {
-                let lt = conf(r, &["LaunchType"]).and_then(|v| v.as_str().map(str::to_ascii_uppercase));
-                if lt.as_deref() != Some("FARGATE") {
-                    return Outcome::na("not a Fargate service");
-                }
-                let p = "configuration.PlatformVersion";
-                let pv = conf(r, &["PlatformVersion"]).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "LATEST".into());
-                if pv.eq_ignore_ascii_case("LATEST") {
-                    return Outcome::pass(p, pv);
-                }
-                let want = ctx.param("latestLinuxVersion").and_then(Value::as_str).unwrap_or("1.4.0").to_string();
-                let parse = |s: &str| s.split('.').map(|x| x.parse::<u32>().unwrap_or(0)).collect::<Vec<_>>();
-                if parse(&pv) >= parse(&want) {
-                    Outcome::pass(p, pv)
-                } else {
-                    Outcome::fail(format!("platform version {pv} is older than {want}"), p, pv)
-                }
-            }),
+        def(
+            "aws.ecs.fargate-latest-platform",
+            Medium,
+            &["AWS::ECS::Service"],
+            "ECS Fargate services run on the latest platform version",
+        )
+        .sh("ECS.10")
+        .rule("ecs-fargate-latest-platform-version")
+        .fix("Set the service's platform version to `LATEST` (or the current version).")
+        .reads(&["configuration.LaunchType", "configuration.PlatformVersion"])
+        .param(
+            "latestLinuxVersion",
+            json!("1.4.0"),
+            "Current Fargate platform version for Linux",
+        )
+        .eval(|r, ctx| {
+            let lt = conf(r, &["LaunchType"]).and_then(|v| v.as_str().map(str::to_ascii_uppercase));
+            if lt.as_deref() != Some("FARGATE") {
+                return Outcome::na("not a Fargate service");
+            }
+            let p = "configuration.PlatformVersion";
+            let pv = conf(r, &["PlatformVersion"])
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "LATEST".into());
+            if pv.eq_ignore_ascii_case("LATEST") {
+                return Outcome::pass(p, pv);
+            }
+            let want = ctx
+                .param("latestLinuxVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("1.4.0")
+                .to_string();
+            let parse = |s: &str| {
+                s.split('.')
+                    .map(|x| x.parse::<u32>().unwrap_or(0))
+                    .collect::<Vec<_>>()
+            };
+            if parse(&pv) >= parse(&want) {
+                Outcome::pass(p, pv)
+            } else {
+                Outcome::fail(format!("platform version {pv} is older than {want}"), p, pv)
+            }
+        }),
     );
     v.push(
-        def("aws.ecs.container-insights", Medium, &["AWS::ECS::Cluster"], "ECS clusters use Container Insights")
-            .sh("ECS.12")
-            .rule("ecs-container-insights-enabled")
-            .fix("Enable the `containerInsights` cluster setting.")
-            .reads(&["configuration.ClusterSettings"])
-            .eval(|r, _| {
-                let p = "configuration.ClusterSettings";
-                let settings = conf(r, &["ClusterSettings"]).and_then(|v| v.as_array().cloned()).unwrap_or_default();
-                let on = settings.iter().any(|s| {
-                    ci(s, "Name").and_then(Value::as_str) == Some("containerInsights")
-                        && ci(s, "Value").and_then(Value::as_str).is_some_and(|v| v == "enabled" || v == "enhanced")
-                });
-                if on { Outcome::pass(p, Value::Array(settings)) } else { Outcome::fail("Container Insights is off", p, Value::Array(settings)) }
-            }),
+        def(
+            "aws.ecs.container-insights",
+            Medium,
+            &["AWS::ECS::Cluster"],
+            "ECS clusters use Container Insights",
+        )
+        .sh("ECS.12")
+        .rule("ecs-container-insights-enabled")
+        .fix("Enable the `containerInsights` cluster setting.")
+        .reads(&["configuration.ClusterSettings"])
+        .eval(|r, _| {
+            let p = "configuration.ClusterSettings";
+            let settings = conf(r, &["ClusterSettings"])
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default();
+            let on = settings.iter().any(|s| {
+                ci(s, "Name").and_then(Value::as_str) == Some("containerInsights")
+                    && ci(s, "Value")
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| v == "enabled" || v == "enhanced")
+            });
+            if on {
+                Outcome::pass(p, Value::Array(settings))
+            } else {
+                Outcome::fail("Container Insights is off", p, Value::Array(settings))
+            }
+        }),
     );
     v.push(
-        def("aws.ecs.task-non-privileged", High, TASKDEF, "ECS containers run unprivileged")
-            .sh("ECS.4")
-            .rule("ecs-containers-nonprivileged")
-            .fix("Remove `privileged: true` from the container definitions.")
-            .reads(&["configuration.ContainerDefinitions"])
-            .eval(|r, _| {
-                let bad: Vec<String> = containers(r).iter().filter(|c| truthy(ci(c, "Privileged")) == Some(true)).map(container_name).collect();
-                if bad.is_empty() {
-                    Outcome::pass("configuration.ContainerDefinitions[*].Privileged", json!(false))
-                } else {
-                    Outcome::fail(format!("container(s) {} run privileged", bad.join(", ")), "configuration.ContainerDefinitions[*].Privileged", json!(bad))
-                }
-            }),
+        def(
+            "aws.ecs.task-non-privileged",
+            High,
+            TASKDEF,
+            "ECS containers run unprivileged",
+        )
+        .sh("ECS.4")
+        .rule("ecs-containers-nonprivileged")
+        .fix("Remove `privileged: true` from the container definitions.")
+        .reads(&["configuration.ContainerDefinitions"])
+        .eval(|r, _| {
+            let bad: Vec<String> = containers(r)
+                .iter()
+                .filter(|c| truthy(ci(c, "Privileged")) == Some(true))
+                .map(container_name)
+                .collect();
+            if bad.is_empty() {
+                Outcome::pass(
+                    "configuration.ContainerDefinitions[*].Privileged",
+                    json!(false),
+                )
+            } else {
+                Outcome::fail(
+                    format!("container(s) {} run privileged", bad.join(", ")),
+                    "configuration.ContainerDefinitions[*].Privileged",
+                    json!(bad),
+                )
+            }
+        }),
     );
     v.push(
-        def("aws.ecs.task-readonly-root", High, TASKDEF, "ECS containers have read-only root file systems")
-            .sh("ECS.5")
-            .rule("ecs-containers-readonly-access")
-            .fix("Set `readonlyRootFilesystem: true` and mount writable volumes where needed.")
-            .reads(&["configuration.ContainerDefinitions"])
-            .eval(|r, _| {
-                let cs = containers(r);
-                if cs.is_empty() {
-                    return Outcome::unknown("the task definition lists no containers");
-                }
-                let bad: Vec<String> = cs.iter().filter(|c| truthy(ci(c, "ReadonlyRootFilesystem")) != Some(true)).map(container_name).collect();
-                let p = "configuration.ContainerDefinitions[*].ReadonlyRootFilesystem";
-                if bad.is_empty() { Outcome::pass(p, json!(true)) } else { Outcome::fail(format!("container(s) {} have writable root file systems", bad.join(", ")), p, json!(bad)) }
-            }),
+        def(
+            "aws.ecs.task-readonly-root",
+            High,
+            TASKDEF,
+            "ECS containers have read-only root file systems",
+        )
+        .sh("ECS.5")
+        .rule("ecs-containers-readonly-access")
+        .fix("Set `readonlyRootFilesystem: true` and mount writable volumes where needed.")
+        .reads(&["configuration.ContainerDefinitions"])
+        .eval(|r, _| {
+            let cs = containers(r);
+            if cs.is_empty() {
+                return Outcome::unknown("the task definition lists no containers");
+            }
+            let bad: Vec<String> = cs
+                .iter()
+                .filter(|c| truthy(ci(c, "ReadonlyRootFilesystem")) != Some(true))
+                .map(container_name)
+                .collect();
+            let p = "configuration.ContainerDefinitions[*].ReadonlyRootFilesystem";
+            if bad.is_empty() {
+                Outcome::pass(p, json!(true))
+            } else {
+                Outcome::fail(
+                    format!(
+                        "container(s) {} have writable root file systems",
+                        bad.join(", ")
+                    ),
+                    p,
+                    json!(bad),
+                )
+            }
+        }),
     );
     v.push(
         def("aws.ecs.task-no-secrets-in-env", High, TASKDEF, "ECS task definitions pass no credentials in environment variables")
@@ -268,11 +398,10 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
                 let mut bad = Vec::new();
                 for c in containers(r) {
                     for e in ci(&c, "Environment").and_then(Value::as_array).cloned().unwrap_or_default() {
-                        if let Some(n) = ci(&e, "Name").and_then(Value::as_str) {
-                            if keys.iter().any(|k| k == n) {
+                        if let Some(n) = ci(&e, "Name").and_then(Value::as_str)
+                            && keys.iter().any(|k| k == n) {
                                 bad.push(format!("{}:{n}", container_name(&c)));
                             }
-                        }
                     }
                 }
                 let p = "configuration.ContainerDefinitions[*].Environment[*].Name";
@@ -280,17 +409,24 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
             }),
     );
     v.push(
-        def("aws.ecs.task-no-host-pid", High, TASKDEF, "ECS task definitions do not share the host's process namespace")
-            .sh("ECS.3")
-            .rule("ecs-task-definition-pid-mode-check")
-            .fix("Remove `pidMode: host` from the task definition.")
-            .reads(&["configuration.PidMode"])
-            .eval(|r, _| {
-                let p = "configuration.PidMode";
-                match conf(r, &["PidMode"]) {
-                    Some(Value::String(s)) if s.eq_ignore_ascii_case("host") => Outcome::fail("the task shares the host's process namespace", p, s),
-                    other => Outcome::pass(p, other.unwrap_or(Value::Null)),
+        def(
+            "aws.ecs.task-no-host-pid",
+            High,
+            TASKDEF,
+            "ECS task definitions do not share the host's process namespace",
+        )
+        .sh("ECS.3")
+        .rule("ecs-task-definition-pid-mode-check")
+        .fix("Remove `pidMode: host` from the task definition.")
+        .reads(&["configuration.PidMode"])
+        .eval(|r, _| {
+            let p = "configuration.PidMode";
+            match conf(r, &["PidMode"]) {
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("host") => {
+                    Outcome::fail("the task shares the host's process namespace", p, s)
                 }
-            }),
+                other => Outcome::pass(p, other.unwrap_or(Value::Null)),
+            }
+        }),
     );
 }

@@ -50,46 +50,75 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
             }),
     );
     v.push(
-        def("aws.iam.policy-no-service-wildcard", Low, POLICY, "IAM policies do not allow every action of a service")
-            .sh("IAM.21")
-            .rule("iam-policy-no-statements-with-full-access")
-            .fix("List the service's actions the principals need instead of `service:*`.")
-            .reads(&["configuration.policyVersionList"])
-            .eval(|r, _| {
-                let p = "configuration.policyVersionList[default].document";
-                let Some(doc) = default_document(r) else {
-                    return Outcome::unknown("the policy's default version document was not collected");
-                };
-                let wild: Vec<String> = statements(&doc)
-                    .iter()
-                    .filter(|s| is_allow(s))
-                    .flat_map(actions)
-                    .filter(|a| a.ends_with(":*"))
-                    .collect();
-                if wild.is_empty() { Outcome::pass(p, json!([])) } else { Outcome::fail(format!("the policy allows `{}`", wild[0]), p, json!(wild)) }
-            }),
+        def(
+            "aws.iam.policy-no-service-wildcard",
+            Low,
+            POLICY,
+            "IAM policies do not allow every action of a service",
+        )
+        .sh("IAM.21")
+        .rule("iam-policy-no-statements-with-full-access")
+        .fix("List the service's actions the principals need instead of `service:*`.")
+        .reads(&["configuration.policyVersionList"])
+        .eval(|r, _| {
+            let p = "configuration.policyVersionList[default].document";
+            let Some(doc) = default_document(r) else {
+                return Outcome::unknown("the policy's default version document was not collected");
+            };
+            let wild: Vec<String> = statements(&doc)
+                .iter()
+                .filter(|s| is_allow(s))
+                .flat_map(actions)
+                .filter(|a| a.ends_with(":*"))
+                .collect();
+            if wild.is_empty() {
+                Outcome::pass(p, json!([]))
+            } else {
+                Outcome::fail(format!("the policy allows `{}`", wild[0]), p, json!(wild))
+            }
+        }),
     );
     v.push(
-        def("aws.iam.user-no-policies", Low, USER, "IAM users receive permissions only through groups or roles")
-            .sh("IAM.2")
-            .cis(&["CIS AWS Foundations Benchmark v1.2.0/1.16"])
-            .rule("iam-user-no-policies-check")
-            .fix("Detach the user's policies and grant permissions through groups or roles.")
-            .reads(&["configuration.attachedManagedPolicies", "configuration.userPolicyList"])
-            .eval(|r, _| {
-                let managed = conf(r, &["attachedManagedPolicies"]).and_then(|v| v.as_array().cloned()).unwrap_or_default();
-                let inline = conf(r, &["userPolicyList"]).and_then(|v| v.as_array().cloned()).unwrap_or_default();
-                let names: Vec<String> = managed
-                    .iter()
-                    .chain(inline.iter())
-                    .filter_map(|p| ci(p, "policyName").and_then(Value::as_str).map(str::to_string))
-                    .collect();
-                if names.is_empty() && managed.is_empty() && inline.is_empty() {
-                    Outcome::pass("configuration.attachedManagedPolicies", json!([]))
-                } else {
-                    Outcome::fail(format!("policies attached to the user: {}", names.join(", ")), "configuration.attachedManagedPolicies", json!(names))
-                }
-            }),
+        def(
+            "aws.iam.user-no-policies",
+            Low,
+            USER,
+            "IAM users receive permissions only through groups or roles",
+        )
+        .sh("IAM.2")
+        .cis(&["CIS AWS Foundations Benchmark v1.2.0/1.16"])
+        .rule("iam-user-no-policies-check")
+        .fix("Detach the user's policies and grant permissions through groups or roles.")
+        .reads(&[
+            "configuration.attachedManagedPolicies",
+            "configuration.userPolicyList",
+        ])
+        .eval(|r, _| {
+            let managed = conf(r, &["attachedManagedPolicies"])
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default();
+            let inline = conf(r, &["userPolicyList"])
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default();
+            let names: Vec<String> = managed
+                .iter()
+                .chain(inline.iter())
+                .filter_map(|p| {
+                    ci(p, "policyName")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .collect();
+            if names.is_empty() && managed.is_empty() && inline.is_empty() {
+                Outcome::pass("configuration.attachedManagedPolicies", json!([]))
+            } else {
+                Outcome::fail(
+                    format!("policies attached to the user: {}", names.join(", ")),
+                    "configuration.attachedManagedPolicies",
+                    json!(names),
+                )
+            }
+        }),
     );
     v.push(
         def("aws.iam.access-keys-rotated", Medium, USER, "IAM users' active access keys are rotated within 90 days")
@@ -120,18 +149,27 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
             }),
     );
     v.push(
-        def("aws.iam.user-mfa", Medium, USER, "IAM users have MFA enabled")
-            .sh("IAM.19")
-            .rule("iam-user-mfa-enabled")
-            .fix("Enable a virtual or hardware MFA device for the user.")
-            .reads(&["supplementaryConfiguration.MFADevices"])
-            .eval(|r, _| {
-                let p = "supplementaryConfiguration.MFADevices";
-                match supp(r, &["MFADevices"]).and_then(|v| v.as_array().cloned()) {
-                    None => Outcome::unknown("the user's MFA devices were not collected (iam:ListMFADevices)"),
-                    Some(d) if d.is_empty() => Outcome::fail("the user has no MFA device", p, json!([])),
-                    Some(d) => Outcome::pass(p, json!(d.len())),
+        def(
+            "aws.iam.user-mfa",
+            Medium,
+            USER,
+            "IAM users have MFA enabled",
+        )
+        .sh("IAM.19")
+        .rule("iam-user-mfa-enabled")
+        .fix("Enable a virtual or hardware MFA device for the user.")
+        .reads(&["supplementaryConfiguration.MFADevices"])
+        .eval(|r, _| {
+            let p = "supplementaryConfiguration.MFADevices";
+            match supp(r, &["MFADevices"]).and_then(|v| v.as_array().cloned()) {
+                None => Outcome::unknown(
+                    "the user's MFA devices were not collected (iam:ListMFADevices)",
+                ),
+                Some(d) if d.is_empty() => {
+                    Outcome::fail("the user has no MFA device", p, json!([]))
                 }
-            }),
+                Some(d) => Outcome::pass(p, json!(d.len())),
+            }
+        }),
     );
 }

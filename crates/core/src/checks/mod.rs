@@ -33,7 +33,9 @@ pub struct Builtin {
 
 impl std::fmt::Debug for Builtin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Builtin").field("id", &self.meta.id).finish()
+        f.debug_struct("Builtin")
+            .field("id", &self.meta.id)
+            .finish()
     }
 }
 
@@ -112,7 +114,10 @@ impl Def {
         if refs.frameworks.is_empty() {
             refs.frameworks.push("assetwarden".into());
         }
-        Builtin { meta: self.0, eval: f }
+        Builtin {
+            meta: self.0,
+            eval: f,
+        }
     }
 }
 
@@ -124,7 +129,9 @@ pub fn builtin_checks() -> Vec<Arc<dyn Check>> {
     compute::register(&mut v);
     data::register(&mut v);
     identity::register(&mut v);
-    v.into_iter().map(|b| Arc::new(b) as Arc<dyn Check>).collect()
+    v.into_iter()
+        .map(|b| Arc::new(b) as Arc<dyn Check>)
+        .collect()
 }
 
 /// The metadata of every built-in check.
@@ -305,8 +312,10 @@ pub(crate) fn has_restricting_condition(stmt: &Value) -> bool {
         "lambda:functionarn",
     ];
     cond.values().any(|ops| {
-        ops.as_object()
-            .is_some_and(|m| m.keys().any(|k| KEYS.contains(&k.to_ascii_lowercase().as_str())))
+        ops.as_object().is_some_and(|m| {
+            m.keys()
+                .any(|k| KEYS.contains(&k.to_ascii_lowercase().as_str()))
+        })
     })
 }
 
@@ -360,8 +369,14 @@ mod tests {
                 crate::path::AttrPath::parse(p).unwrap_or_else(|e| panic!("{}: {e}", m.id));
             }
         }
-        let with_sh = cat.iter().filter(|m| m.references.securityhub.is_some()).count();
-        assert!(with_sh >= 40, "{with_sh} checks with a Security Hub control");
+        let with_sh = cat
+            .iter()
+            .filter(|m| m.references.securityhub.is_some())
+            .count();
+        assert!(
+            with_sh >= 40,
+            "{with_sh} checks with a Security Hub control"
+        );
         assert!(cat.iter().any(|m| !m.references.cis.is_empty()));
     }
 

@@ -61,7 +61,9 @@ fn cidr_of(v: &Value) -> Option<String> {
 }
 
 fn open_rules(r: &Resource, key: &str) -> Vec<OpenRule> {
-    let perms = conf(r, &[key]).and_then(|v| v.as_array().cloned()).unwrap_or_default();
+    let perms = conf(r, &[key])
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
     let mut out = Vec::new();
     for p in perms {
         let protocol = match ci(&p, "ipProtocol") {
@@ -102,13 +104,21 @@ fn no_open_port(r: &Resource, ports: &[i64]) -> Outcome {
         }
     }
     if hits.is_empty() {
-        return Outcome::pass(INGRESS, json!(rules.iter().map(OpenRule::to_json).collect::<Vec<_>>()));
+        return Outcome::pass(
+            INGRESS,
+            json!(rules.iter().map(OpenRule::to_json).collect::<Vec<_>>()),
+        );
     }
     let ports: Vec<String> = hits.iter().map(|(p, _)| p.to_string()).collect();
     let reason = if hits.len() == 1 && !hits[0].1.all_traffic() {
         format!("ingress allows {}", hits[0].1.describe())
     } else {
-        format!("ingress allows {}, exposing port{} {}", hits[0].1.describe(), if hits.len() > 1 { "s" } else { "" }, ports.join(", "))
+        format!(
+            "ingress allows {}, exposing port{} {}",
+            hits[0].1.describe(),
+            if hits.len() > 1 { "s" } else { "" },
+            ports.join(", ")
+        )
     };
     Outcome::fail(
         reason,
@@ -141,7 +151,13 @@ fn lb_attrs(r: &Resource) -> Option<Vec<(String, String)>> {
 
 const LB_ATTRS: &str = "supplementaryConfiguration.LoadBalancerAttributes";
 
-fn lb_attr_check(r: &Resource, key: &str, ok: &[&str], default: Option<&str>, fail: &str) -> Outcome {
+fn lb_attr_check(
+    r: &Resource,
+    key: &str,
+    ok: &[&str],
+    default: Option<&str>,
+    fail: &str,
+) -> Outcome {
     let Some(attrs) = lb_attrs(r) else {
         return Outcome::unknown("the load balancer's attributes were not collected");
     };
@@ -154,15 +170,17 @@ fn lb_attr_check(r: &Resource, key: &str, ok: &[&str], default: Option<&str>, fa
 }
 
 fn lb_type(r: &Resource) -> String {
-    conf(r, &["type"]).and_then(|v| v.as_str().map(str::to_ascii_lowercase)).unwrap_or_else(|| {
-        if r.arn.contains(":loadbalancer/net/") {
-            "network".into()
-        } else if r.arn.contains(":loadbalancer/gwy/") {
-            "gateway".into()
-        } else {
-            "application".into()
-        }
-    })
+    conf(r, &["type"])
+        .and_then(|v| v.as_str().map(str::to_ascii_lowercase))
+        .unwrap_or_else(|| {
+            if r.arn.contains(":loadbalancer/net/") {
+                "network".into()
+            } else if r.arn.contains(":loadbalancer/gwy/") {
+                "gateway".into()
+            } else {
+                "application".into()
+            }
+        })
 }
 
 pub(super) fn register(v: &mut Vec<Builtin>) {
@@ -176,13 +194,18 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
             .eval(|r, _| no_open_port(r, &[22])),
     );
     v.push(
-        def("aws.ec2.sg-no-rdp-from-internet", High, SG, "Security groups do not allow RDP (3389) from the internet")
-            .sh("EC2.14")
-            .cis(&["CIS AWS Foundations Benchmark v1.2.0/4.2"])
-            .rule("restricted-common-ports")
-            .fix("Remove ingress from 0.0.0.0/0 and ::/0 to port 3389.")
-            .reads(&[INGRESS])
-            .eval(|r, _| no_open_port(r, &[3389])),
+        def(
+            "aws.ec2.sg-no-rdp-from-internet",
+            High,
+            SG,
+            "Security groups do not allow RDP (3389) from the internet",
+        )
+        .sh("EC2.14")
+        .cis(&["CIS AWS Foundations Benchmark v1.2.0/4.2"])
+        .rule("restricted-common-ports")
+        .fix("Remove ingress from 0.0.0.0/0 and ::/0 to port 3389.")
+        .reads(&[INGRESS])
+        .eval(|r, _| no_open_port(r, &[3389])),
     );
     v.push(
         def("aws.ec2.sg-high-risk-ports", Critical, SG, "Security groups do not expose high-risk ports to the internet")
@@ -254,108 +277,194 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
             }),
     );
     v.push(
-        def("aws.ec2.subnet-no-auto-public-ip", Medium, &["AWS::EC2::Subnet"], "Subnets do not assign public IPv4 addresses automatically")
-            .sh("EC2.15")
-            .rule("subnet-auto-assign-public-ip-disabled")
-            .fix("Turn off `MapPublicIpOnLaunch` on the subnet.")
-            .reads(&["configuration.mapPublicIpOnLaunch"])
-            .eval(|r, _| {
-                expect_bool(
-                    conf(r, &["mapPublicIpOnLaunch"]),
-                    "configuration.mapPublicIpOnLaunch",
-                    false,
-                    "the subnet assigns public IPv4 addresses on launch",
-                    Some(false),
-                )
-            }),
+        def(
+            "aws.ec2.subnet-no-auto-public-ip",
+            Medium,
+            &["AWS::EC2::Subnet"],
+            "Subnets do not assign public IPv4 addresses automatically",
+        )
+        .sh("EC2.15")
+        .rule("subnet-auto-assign-public-ip-disabled")
+        .fix("Turn off `MapPublicIpOnLaunch` on the subnet.")
+        .reads(&["configuration.mapPublicIpOnLaunch"])
+        .eval(|r, _| {
+            expect_bool(
+                conf(r, &["mapPublicIpOnLaunch"]),
+                "configuration.mapPublicIpOnLaunch",
+                false,
+                "the subnet assigns public IPv4 addresses on launch",
+                Some(false),
+            )
+        }),
     );
 
     // Load balancers
     const ELBV2: &[&str] = &["AWS::ElasticLoadBalancingV2::LoadBalancer"];
     v.push(
-        def("aws.elbv2.drop-invalid-headers", Medium, ELBV2, "Application Load Balancers drop invalid HTTP headers")
-            .sh("ELB.4")
-            .rule("alb-http-drop-invalid-header-enabled")
-            .fix("Set `routing.http.drop_invalid_header_fields.enabled` to true.")
-            .reads(&[LB_ATTRS])
-            .eval(|r, _| {
-                if lb_type(r) != "application" {
-                    return Outcome::na("not an Application Load Balancer");
-                }
-                lb_attr_check(r, "routing.http.drop_invalid_header_fields.enabled", &["true"], Some("false"), "invalid HTTP headers are passed to targets")
-            }),
+        def(
+            "aws.elbv2.drop-invalid-headers",
+            Medium,
+            ELBV2,
+            "Application Load Balancers drop invalid HTTP headers",
+        )
+        .sh("ELB.4")
+        .rule("alb-http-drop-invalid-header-enabled")
+        .fix("Set `routing.http.drop_invalid_header_fields.enabled` to true.")
+        .reads(&[LB_ATTRS])
+        .eval(|r, _| {
+            if lb_type(r) != "application" {
+                return Outcome::na("not an Application Load Balancer");
+            }
+            lb_attr_check(
+                r,
+                "routing.http.drop_invalid_header_fields.enabled",
+                &["true"],
+                Some("false"),
+                "invalid HTTP headers are passed to targets",
+            )
+        }),
     );
     v.push(
-        def("aws.elbv2.access-logs", Medium, ELBV2, "Load balancers write access logs")
-            .sh("ELB.5")
-            .rule("elb-logging-enabled")
-            .fix("Enable access logs (`access_logs.s3.enabled`) to an S3 bucket.")
-            .reads(&[LB_ATTRS])
-            .eval(|r, _| {
-                if lb_type(r) == "gateway" {
-                    return Outcome::na("Gateway Load Balancers have no access logs");
-                }
-                lb_attr_check(r, "access_logs.s3.enabled", &["true"], Some("false"), "access logging is off")
-            }),
+        def(
+            "aws.elbv2.access-logs",
+            Medium,
+            ELBV2,
+            "Load balancers write access logs",
+        )
+        .sh("ELB.5")
+        .rule("elb-logging-enabled")
+        .fix("Enable access logs (`access_logs.s3.enabled`) to an S3 bucket.")
+        .reads(&[LB_ATTRS])
+        .eval(|r, _| {
+            if lb_type(r) == "gateway" {
+                return Outcome::na("Gateway Load Balancers have no access logs");
+            }
+            lb_attr_check(
+                r,
+                "access_logs.s3.enabled",
+                &["true"],
+                Some("false"),
+                "access logging is off",
+            )
+        }),
     );
     v.push(
-        def("aws.elbv2.deletion-protection", Medium, ELBV2, "Load balancers have deletion protection")
-            .sh("ELB.6")
-            .rule("elb-deletion-protection-enabled")
-            .fix("Set `deletion_protection.enabled` to true.")
-            .reads(&[LB_ATTRS])
-            .eval(|r, _| lb_attr_check(r, "deletion_protection.enabled", &["true"], Some("false"), "deletion protection is off")),
+        def(
+            "aws.elbv2.deletion-protection",
+            Medium,
+            ELBV2,
+            "Load balancers have deletion protection",
+        )
+        .sh("ELB.6")
+        .rule("elb-deletion-protection-enabled")
+        .fix("Set `deletion_protection.enabled` to true.")
+        .reads(&[LB_ATTRS])
+        .eval(|r, _| {
+            lb_attr_check(
+                r,
+                "deletion_protection.enabled",
+                &["true"],
+                Some("false"),
+                "deletion protection is off",
+            )
+        }),
     );
     v.push(
-        def("aws.elbv2.desync-mitigation", Medium, ELBV2, "Application Load Balancers use defensive or strictest desync mitigation")
-            .sh("ELB.12")
-            .rule("alb-desync-mode-check")
-            .fix("Set `routing.http.desync_mitigation_mode` to `defensive` or `strictest`.")
-            .reads(&[LB_ATTRS])
-            .eval(|r, _| {
-                if lb_type(r) != "application" {
-                    return Outcome::na("not an Application Load Balancer");
-                }
-                lb_attr_check(r, "routing.http.desync_mitigation_mode", &["defensive", "strictest"], Some("defensive"), "desync mitigation mode is `monitor`")
-            }),
+        def(
+            "aws.elbv2.desync-mitigation",
+            Medium,
+            ELBV2,
+            "Application Load Balancers use defensive or strictest desync mitigation",
+        )
+        .sh("ELB.12")
+        .rule("alb-desync-mode-check")
+        .fix("Set `routing.http.desync_mitigation_mode` to `defensive` or `strictest`.")
+        .reads(&[LB_ATTRS])
+        .eval(|r, _| {
+            if lb_type(r) != "application" {
+                return Outcome::na("not an Application Load Balancer");
+            }
+            lb_attr_check(
+                r,
+                "routing.http.desync_mitigation_mode",
+                &["defensive", "strictest"],
+                Some("defensive"),
+                "desync mitigation mode is `monitor`",
+            )
+        }),
     );
     v.push(
-        def("aws.elbv2.multi-az", Medium, ELBV2, "Load balancers span at least two Availability Zones")
-            .sh("ELB.13")
-            .rule("elbv2-multiple-az")
-            .fix("Attach subnets in at least two Availability Zones.")
-            .reads(&["configuration.availabilityZones"])
-            .eval(|r, _| {
-                let p = "configuration.availabilityZones";
-                let n = conf(r, &["availabilityZones"]).and_then(|v| v.as_array().map(Vec::len)).unwrap_or(0);
-                if n >= 2 { Outcome::pass(p, json!(n)) } else { Outcome::fail(format!("the load balancer spans {n} Availability Zone(s)"), p, json!(n)) }
-            }),
+        def(
+            "aws.elbv2.multi-az",
+            Medium,
+            ELBV2,
+            "Load balancers span at least two Availability Zones",
+        )
+        .sh("ELB.13")
+        .rule("elbv2-multiple-az")
+        .fix("Attach subnets in at least two Availability Zones.")
+        .reads(&["configuration.availabilityZones"])
+        .eval(|r, _| {
+            let p = "configuration.availabilityZones";
+            let n = conf(r, &["availabilityZones"])
+                .and_then(|v| v.as_array().map(Vec::len))
+                .unwrap_or(0);
+            if n >= 2 {
+                Outcome::pass(p, json!(n))
+            } else {
+                Outcome::fail(
+                    format!("the load balancer spans {n} Availability Zone(s)"),
+                    p,
+                    json!(n),
+                )
+            }
+        }),
     );
     v.push(
-        def("aws.elbv2.http-to-https-redirect", Medium, &["AWS::ElasticLoadBalancingV2::Listener"], "HTTP listeners redirect to HTTPS")
-            .sh("ELB.1")
-            .rule("alb-http-to-https-redirection-check")
-            .fix("Make the HTTP listener's default action a redirect to HTTPS (status HTTP_301).")
-            .reads(&["configuration.Protocol", "configuration.DefaultActions"])
-            .eval(|r, _| {
-                let proto = conf(r, &["Protocol"]).and_then(|v| v.as_str().map(str::to_ascii_uppercase));
-                match proto.as_deref() {
-                    Some("HTTP") => {}
-                    Some(other) => return Outcome::na(format!("listener protocol is {other}")),
-                    None => return Outcome::Error { reason: "the listener has no `Protocol`".into() },
+        def(
+            "aws.elbv2.http-to-https-redirect",
+            Medium,
+            &["AWS::ElasticLoadBalancingV2::Listener"],
+            "HTTP listeners redirect to HTTPS",
+        )
+        .sh("ELB.1")
+        .rule("alb-http-to-https-redirection-check")
+        .fix("Make the HTTP listener's default action a redirect to HTTPS (status HTTP_301).")
+        .reads(&["configuration.Protocol", "configuration.DefaultActions"])
+        .eval(|r, _| {
+            let proto =
+                conf(r, &["Protocol"]).and_then(|v| v.as_str().map(str::to_ascii_uppercase));
+            match proto.as_deref() {
+                Some("HTTP") => {}
+                Some(other) => return Outcome::na(format!("listener protocol is {other}")),
+                None => {
+                    return Outcome::Error {
+                        reason: "the listener has no `Protocol`".into(),
+                    };
                 }
-                let actions = conf(r, &["DefaultActions"]).and_then(|v| v.as_array().cloned()).unwrap_or_default();
-                let redirects = !actions.is_empty()
-                    && actions.iter().all(|a| {
-                        ci(a, "Type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("redirect"))
-                            && cpath(a, &["RedirectConfig", "Protocol"]).and_then(|p| p.as_str().map(|s| s.eq_ignore_ascii_case("HTTPS"))).unwrap_or(false)
-                    });
-                if redirects {
-                    Outcome::pass("configuration.DefaultActions", Value::Array(actions))
-                } else {
-                    Outcome::fail("the HTTP listener does not redirect to HTTPS", "configuration.DefaultActions", Value::Array(actions))
-                }
-            }),
+            }
+            let actions = conf(r, &["DefaultActions"])
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default();
+            let redirects = !actions.is_empty()
+                && actions.iter().all(|a| {
+                    ci(a, "Type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.eq_ignore_ascii_case("redirect"))
+                        && cpath(a, &["RedirectConfig", "Protocol"])
+                            .and_then(|p| p.as_str().map(|s| s.eq_ignore_ascii_case("HTTPS")))
+                            .unwrap_or(false)
+                });
+            if redirects {
+                Outcome::pass("configuration.DefaultActions", Value::Array(actions))
+            } else {
+                Outcome::fail(
+                    "the HTTP listener does not redirect to HTTPS",
+                    "configuration.DefaultActions",
+                    Value::Array(actions),
+                )
+            }
+        }),
     );
 
     // Route 53

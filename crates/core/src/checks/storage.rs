@@ -56,7 +56,10 @@ fn public_grants(r: &Resource) -> Vec<(String, String)> {
         } else {
             continue;
         };
-        let perm = ci(&g, "permission").and_then(Value::as_str).unwrap_or("").to_string();
+        let perm = ci(&g, "permission")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         out.push((who.to_string(), perm));
     }
     out
@@ -80,14 +83,27 @@ fn public_policy_actions(r: &Resource) -> Vec<String> {
 }
 
 fn blocked_by_pab(r: &Resource, acl: bool) -> bool {
-    let Some(flags) = pab_flags(r) else { return false };
+    let Some(flags) = pab_flags(r) else {
+        return false;
+    };
     let on = |name: &str| flags.iter().any(|(f, v)| *f == name && *v == Some(true));
-    if acl { on("ignorePublicAcls") } else { on("restrictPublicBuckets") }
+    if acl {
+        on("ignorePublicAcls")
+    } else {
+        on("restrictPublicBuckets")
+    }
 }
 
 fn public_access(r: &Resource, write: bool) -> Outcome {
     let perms: &[&str] = if write {
-        &["Write", "WRITE", "FullControl", "FULL_CONTROL", "WriteAcp", "WRITE_ACP"]
+        &[
+            "Write",
+            "WRITE",
+            "FullControl",
+            "FULL_CONTROL",
+            "WriteAcp",
+            "WRITE_ACP",
+        ]
     } else {
         &["Read", "READ", "FullControl", "FULL_CONTROL"]
     };
@@ -100,7 +116,12 @@ fn public_access(r: &Resource, write: bool) -> Outcome {
         return Outcome::fail(
             format!("the bucket ACL grants {p} to {who}"),
             ACL,
-            json!(grants.iter().map(|(w, p)| format!("{w}:{p}")).collect::<Vec<_>>()),
+            json!(
+                grants
+                    .iter()
+                    .map(|(w, p)| format!("{w}:{p}"))
+                    .collect::<Vec<_>>()
+            ),
         );
     }
     let acts = public_policy_actions(r);
@@ -108,7 +129,8 @@ fn public_access(r: &Resource, write: bool) -> Outcome {
         .iter()
         .filter(|a| {
             let a = a.to_ascii_lowercase();
-            a == "*" || a == "s3:*"
+            a == "*"
+                || a == "s3:*"
                 || if write {
                     a.starts_with("s3:put") || a.starts_with("s3:delete") || a.contains("s3:*")
                 } else {
@@ -118,7 +140,10 @@ fn public_access(r: &Resource, write: bool) -> Outcome {
         .collect();
     if !hit.is_empty() && !blocked_by_pab(r, false) {
         return Outcome::fail(
-            format!("the bucket policy allows `{}` to everyone without a restricting condition", hit[0]),
+            format!(
+                "the bucket policy allows `{}` to everyone without a restricting condition",
+                hit[0]
+            ),
             POLICY,
             json!(hit),
         );
@@ -259,18 +284,27 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
             }),
     );
     v.push(
-        def("aws.s3.lifecycle-policy", Low, S3, "S3 buckets have a lifecycle configuration")
-            .sh("S3.13")
-            .rule("s3-lifecycle-policy-check")
-            .fix("Add a lifecycle configuration that expires or transitions objects.")
-            .reads(&["supplementaryConfiguration.BucketLifecycleConfiguration"])
-            .eval(|r, _| {
-                let p = "supplementaryConfiguration.BucketLifecycleConfiguration.rules";
-                match supp(r, &["BucketLifecycleConfiguration", "rules"]) {
-                    Some(Value::Array(a)) if !a.is_empty() => Outcome::pass(p, json!(a.len())),
-                    other => Outcome::fail("the bucket has no lifecycle rules", p, other.unwrap_or(Value::Null)),
-                }
-            }),
+        def(
+            "aws.s3.lifecycle-policy",
+            Low,
+            S3,
+            "S3 buckets have a lifecycle configuration",
+        )
+        .sh("S3.13")
+        .rule("s3-lifecycle-policy-check")
+        .fix("Add a lifecycle configuration that expires or transitions objects.")
+        .reads(&["supplementaryConfiguration.BucketLifecycleConfiguration"])
+        .eval(|r, _| {
+            let p = "supplementaryConfiguration.BucketLifecycleConfiguration.rules";
+            match supp(r, &["BucketLifecycleConfiguration", "rules"]) {
+                Some(Value::Array(a)) if !a.is_empty() => Outcome::pass(p, json!(a.len())),
+                other => Outcome::fail(
+                    "the bucket has no lifecycle rules",
+                    p,
+                    other.unwrap_or(Value::Null),
+                ),
+            }
+        }),
     );
     v.push(
         def("aws.s3.acl-prohibited", Medium, S3, "S3 buckets do not use ACLs to grant access to others")
@@ -312,20 +346,25 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
     // ECR
     const ECR: &[&str] = &["AWS::ECR::Repository"];
     v.push(
-        def("aws.ecr.image-scanning", High, ECR, "ECR repositories scan images on push")
-            .sh("ECR.1")
-            .rule("ecr-private-image-scanning-enabled")
-            .fix("Enable scan on push (or enhanced scanning with Amazon Inspector) for the repository.")
-            .reads(&["configuration.ImageScanningConfiguration"])
-            .eval(|r, _| {
-                expect_bool(
-                    conf(r, &["ImageScanningConfiguration", "ScanOnPush"]),
-                    "configuration.ImageScanningConfiguration.ScanOnPush",
-                    true,
-                    "images are not scanned on push",
-                    None,
-                )
-            }),
+        def(
+            "aws.ecr.image-scanning",
+            High,
+            ECR,
+            "ECR repositories scan images on push",
+        )
+        .sh("ECR.1")
+        .rule("ecr-private-image-scanning-enabled")
+        .fix("Enable scan on push (or enhanced scanning with Amazon Inspector) for the repository.")
+        .reads(&["configuration.ImageScanningConfiguration"])
+        .eval(|r, _| {
+            expect_bool(
+                conf(r, &["ImageScanningConfiguration", "ScanOnPush"]),
+                "configuration.ImageScanningConfiguration.ScanOnPush",
+                true,
+                "images are not scanned on push",
+                None,
+            )
+        }),
     );
     v.push(
         def("aws.ecr.tag-immutability", Medium, ECR, "ECR repositories have tag immutability")
@@ -342,17 +381,28 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
             }),
     );
     v.push(
-        def("aws.ecr.lifecycle-policy", Medium, ECR, "ECR repositories have a lifecycle policy")
-            .sh("ECR.3")
-            .rule("ecr-private-lifecycle-policy-configured")
-            .fix("Add a lifecycle policy that expires untagged and old images.")
-            .reads(&["configuration.LifecyclePolicy"])
-            .eval(|r, _| {
-                let p = "configuration.LifecyclePolicy.LifecyclePolicyText";
-                match conf(r, &["LifecyclePolicy", "LifecyclePolicyText"]) {
-                    Some(Value::String(s)) if !s.trim().is_empty() => Outcome::pass(p, json!("present")),
-                    other => Outcome::fail("the repository has no lifecycle policy", p, other.unwrap_or(Value::Null)),
+        def(
+            "aws.ecr.lifecycle-policy",
+            Medium,
+            ECR,
+            "ECR repositories have a lifecycle policy",
+        )
+        .sh("ECR.3")
+        .rule("ecr-private-lifecycle-policy-configured")
+        .fix("Add a lifecycle policy that expires untagged and old images.")
+        .reads(&["configuration.LifecyclePolicy"])
+        .eval(|r, _| {
+            let p = "configuration.LifecyclePolicy.LifecyclePolicyText";
+            match conf(r, &["LifecyclePolicy", "LifecyclePolicyText"]) {
+                Some(Value::String(s)) if !s.trim().is_empty() => {
+                    Outcome::pass(p, json!("present"))
                 }
-            }),
+                other => Outcome::fail(
+                    "the repository has no lifecycle policy",
+                    p,
+                    other.unwrap_or(Value::Null),
+                ),
+            }
+        }),
     );
 }
