@@ -64,7 +64,10 @@ fn engine() -> Engine {
 }
 
 fn db(name: &str, account: &str, tags: &[(&str, &str)]) -> Resource {
-    let mut r = Resource::new(format!("arn:aws:rds:eu-west-1:{account}:db:{name}"), "AWS::RDS::DBInstance");
+    let mut r = Resource::new(
+        format!("arn:aws:rds:eu-west-1:{account}:db:{name}"),
+        "AWS::RDS::DBInstance",
+    );
     r.configuration = json!({"engine": "mysql", "publiclyAccessible": true, "storageEncrypted": true, "kmsKeyId": "arn:aws:kms:eu-west-1:111111111111:alias/aws/rds"});
     for (k, v) in tags {
         r.tags.insert(k.to_string(), v.to_string());
@@ -73,7 +76,11 @@ fn db(name: &str, account: &str, tags: &[(&str, &str)]) -> Resource {
 }
 
 fn status(res: &ResourceResult, id: &str) -> Status {
-    res.findings.iter().find(|f| f.check_id == id).unwrap_or_else(|| panic!("no {id}")).status
+    res.findings
+        .iter()
+        .find(|f| f.check_id == id)
+        .unwrap_or_else(|| panic!("no {id}"))
+        .status
 }
 
 #[test]
@@ -92,7 +99,11 @@ fn scope_follows_the_classification_after_the_plan() {
     let r = e.evaluate(&db("a", "222222222222", &[]));
     assert_eq!(status(&r, "aws.rds.cmk-encryption"), Status::NotApplicable);
     // Confidential: in scope, and the AWS-managed key fails it.
-    let r = e.evaluate(&db("b", "222222222222", &[("DataClassification", "confidential")]));
+    let r = e.evaluate(&db(
+        "b",
+        "222222222222",
+        &[("DataClassification", "confidential")],
+    ));
     assert_eq!(status(&r, "aws.rds.cmk-encryption"), Status::Fail);
     // The declarative rule runs through the same path.
     assert_eq!(status(&r, "company.rds.engine"), Status::Fail);
@@ -107,10 +118,22 @@ fn tag_policy_findings_and_plan() {
     assert!(c.plan.changes.iter().all(|ch| ch.key != "Environment"));
     assert_eq!(status(&r, "tag-policy.Environment"), Status::Fail);
     // The default is planned, and the finding says so.
-    let f = r.findings.iter().find(|f| f.check_id == "tag-policy.DataClassification").unwrap();
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.check_id == "tag-policy.DataClassification")
+        .unwrap();
     assert_eq!(f.status, Status::Fail);
-    assert!(f.message.contains("the plan adds `internal`"), "{}", f.message);
-    let ok = e.evaluate(&db("d", "111111111111", &[("Environment", "prod"), ("DataClassification", "public")]));
+    assert!(
+        f.message.contains("the plan adds `internal`"),
+        "{}",
+        f.message
+    );
+    let ok = e.evaluate(&db(
+        "d",
+        "111111111111",
+        &[("Environment", "prod"), ("DataClassification", "public")],
+    ));
     assert_eq!(status(&ok, "tag-policy.Environment"), Status::Pass);
     assert!(ok.classification.unwrap().plan.is_empty());
 }
@@ -119,14 +142,24 @@ fn tag_policy_findings_and_plan() {
 fn escalation_raises_severity() {
     let e = engine();
     let mut b = Resource::new("arn:aws:s3:::secret", "AWS::S3::Bucket");
-    b.tags.insert("DataClassification".into(), "restricted".into());
+    b.tags
+        .insert("DataClassification".into(), "restricted".into());
     let r = e.evaluate(&b);
-    let f = r.findings.iter().find(|f| f.check_id == "aws.s3.public-access-block").unwrap();
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.check_id == "aws.s3.public-access-block")
+        .unwrap();
     assert_eq!(f.status, Status::Fail);
     assert_eq!(f.severity, Severity::Critical);
-    b.tags.insert("DataClassification".into(), "internal".into());
+    b.tags
+        .insert("DataClassification".into(), "internal".into());
     let r = e.evaluate(&b);
-    let f = r.findings.iter().find(|f| f.check_id == "aws.s3.public-access-block").unwrap();
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.check_id == "aws.s3.public-access-block")
+        .unwrap();
     assert_eq!(f.severity, Severity::High);
 }
 
@@ -134,20 +167,36 @@ fn escalation_raises_severity() {
 fn exceptions_suppress_until_they_expire() {
     let e = engine();
     let r = e.evaluate(&db("legacy-1", "111111111111", &[]));
-    let f = r.findings.iter().find(|f| f.check_id == "aws.rds.public-access").unwrap();
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.check_id == "aws.rds.public-access")
+        .unwrap();
     assert_eq!(f.status, Status::Suppressed);
     assert_eq!(f.suppression.as_ref().unwrap().exception_id, "legacy-db");
     // Same check elsewhere: not covered.
     let r = e.evaluate(&db("other", "111111111111", &[]));
     assert_eq!(status(&r, "aws.rds.public-access"), Status::Fail);
     // Expired exception: the failure stands and says why.
-    let mut sg = Resource::new("arn:aws:ec2:eu-west-1:111111111111:security-group/sg-1", "AWS::EC2::SecurityGroup");
+    let mut sg = Resource::new(
+        "arn:aws:ec2:eu-west-1:111111111111:security-group/sg-1",
+        "AWS::EC2::SecurityGroup",
+    );
     sg.account_id = "111111111111".into();
     sg.configuration = json!({"groupName": "bastion", "ipPermissions": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": ["0.0.0.0/0"]}]});
     let r = e.evaluate(&sg);
-    let f = r.findings.iter().find(|f| f.check_id == "aws.ec2.sg-no-ssh-from-internet").unwrap();
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.check_id == "aws.ec2.sg-no-ssh-from-internet")
+        .unwrap();
     assert_eq!(f.status, Status::Fail);
-    assert!(f.message.contains("exception `old-ssh` expired on 2026-10-01"), "{}", f.message);
+    assert!(
+        f.message
+            .contains("exception `old-ssh` expired on 2026-10-01"),
+        "{}",
+        f.message
+    );
 }
 
 #[test]
@@ -177,8 +226,18 @@ fn inventory() -> Vec<u8> {
 async fn streaming_scan_is_independent_of_batch_size() {
     let p = || Policy::from_str_named(POLICY, "policy.yaml", &catalog()).unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
-    let small = Engine::builder().policy(p()).now(now).batch_size(4).build().unwrap();
-    let big = Engine::builder().policy(p()).now(now).batch_size(10_000).build().unwrap();
+    let small = Engine::builder()
+        .policy(p())
+        .now(now)
+        .batch_size(4)
+        .build()
+        .unwrap();
+    let big = Engine::builder()
+        .policy(p())
+        .now(now)
+        .batch_size(10_000)
+        .build()
+        .unwrap();
     let src = InventoryBytes::new("inv.ndjson", inventory());
     let a = small.scan(&src).await.unwrap();
     let b = big.scan(&src).await.unwrap();
@@ -187,8 +246,16 @@ async fn streaming_scan_is_independent_of_batch_size() {
     assert_eq!(a.summary, b.summary);
     // The bad line is reported with its line number, and the rest was scanned.
     assert_eq!(a.errors.iter().filter(|e| e.kind == "input").count(), 1);
-    assert!(a.errors[0].location.starts_with("inv.ndjson:22"), "{:?}", a.errors);
-    let public = a.findings.iter().filter(|f| f.check_id == "aws.rds.public-access" && f.status == Status::Fail).count();
+    assert!(
+        a.errors[0].location.starts_with("inv.ndjson:22"),
+        "{:?}",
+        a.errors
+    );
+    let public = a
+        .findings
+        .iter()
+        .filter(|f| f.check_id == "aws.rds.public-access" && f.status == Status::Fail)
+        .count();
     assert_eq!(public, 13);
 }
 
@@ -207,9 +274,19 @@ fn a_gap_makes_checks_unknown_never_pass() {
     let report = e.finish(b);
     assert!(!report.findings.is_empty());
     assert!(report.findings.iter().all(|f| f.status == Status::Unknown));
-    assert!(report.findings.iter().any(|f| f.check_id == "aws.rds.public-access"));
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.check_id == "aws.rds.public-access")
+    );
     assert_eq!(report.coverage.gaps.len(), 1);
-    assert!(report.errors.iter().any(|e| e.message.contains("AccessDenied")));
+    assert!(
+        report
+            .errors
+            .iter()
+            .any(|e| e.message.contains("AccessDenied"))
+    );
 }
 
 #[test]
@@ -224,7 +301,10 @@ fn expired_exceptions_are_reported() {
     let x = &report.expired_exceptions[0];
     assert_eq!(x.id, "old-ssh");
     assert_eq!(x.would_suppress, 1);
-    assert!(x.location.as_deref().unwrap().starts_with("policy.yaml:"), "{x:?}");
+    assert!(
+        x.location.as_deref().unwrap().starts_with("policy.yaml:"),
+        "{x:?}"
+    );
 }
 
 struct Count(u64, u64);
@@ -251,5 +331,8 @@ fn unknown_root_type_is_covered_in_the_ledger() {
     let text = json!({"resourceType": "AWS::SNS::Topic", "arn": "arn:aws:sns:eu-west-1:111111111111:t", "configuration": {}}).to_string();
     e.scan_iter(InventoryBytes::new("i", text.into_bytes()).events(), &mut b);
     let r = e.finish(b);
-    assert_eq!(r.coverage.types_without_checks.get("AWS::SNS::Topic"), Some(&1));
+    assert_eq!(
+        r.coverage.types_without_checks.get("AWS::SNS::Topic"),
+        Some(&1)
+    );
 }
