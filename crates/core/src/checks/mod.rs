@@ -152,16 +152,22 @@ pub(crate) fn ci<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
         .map(|(_, x)| x)
 }
 
-/// Case-insensitive path lookup; JSON held in strings along the way is parsed.
+/// Case-insensitive path lookup; JSON held in strings along the way is parsed. Walks by
+/// reference and clones only what it returns.
 pub(crate) fn cpath(v: &Value, keys: &[&str]) -> Option<Value> {
-    let mut cur = v.clone();
-    for k in keys {
-        if let Value::String(s) = &cur {
-            cur = serde_json::from_str(s).ok()?;
+    let Some((k, rest)) = keys.split_first() else {
+        return Some(v.clone());
+    };
+    match v {
+        Value::String(s) => {
+            let parsed: Value = serde_json::from_str(s).ok()?;
+            if parsed.is_string() {
+                return None;
+            }
+            cpath(&parsed, keys)
         }
-        cur = ci(&cur, k)?.clone();
+        _ => cpath(ci(v, k)?, rest),
     }
-    Some(cur)
 }
 
 /// A configuration value (case-insensitive keys).
@@ -172,13 +178,20 @@ pub(crate) fn conf(r: &Resource, keys: &[&str]) -> Option<Value> {
 /// A supplementary configuration value (case-insensitive keys, JSON strings parsed).
 pub(crate) fn supp(r: &Resource, keys: &[&str]) -> Option<Value> {
     let (first, rest) = keys.split_first()?;
-    let top = r
-        .supplementary_configuration
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(first))
-        .map(|(_, v)| v)?;
-    let top = parse_embedded(top);
-    cpath(&top, rest).filter(|v| !v.is_null())
+    let top = match r.supplementary_configuration.get(*first) {
+        Some(v) => v,
+        None => r
+            .supplementary_configuration
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(first))
+            .map(|(_, v)| v)?,
+    };
+    let out = if rest.is_empty() {
+        parse_embedded(top)
+    } else {
+        cpath(top, rest)?
+    };
+    (!out.is_null()).then_some(out)
 }
 
 /// Parses JSON held in a string (AWS Config nests documents as strings, sometimes twice).
