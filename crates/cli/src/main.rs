@@ -11,7 +11,7 @@ use assetwarden_core::engine::ResourceResult;
 use assetwarden_core::finding::{Severity, Status};
 use assetwarden_core::normalize::RawContext;
 use assetwarden_core::output::{self, AsffOptions};
-use assetwarden_core::policy::{self, EXAMPLE_POLICY, Policy};
+use assetwarden_core::policy::{self, Policy};
 use assetwarden_core::report::{ReportBuilder, ScanReport, ScanSink};
 use assetwarden_core::resource::Resource;
 use assetwarden_core::source::{InventoryFile, SourceEvent};
@@ -119,7 +119,7 @@ struct InputArgs {
     /// Inventory files: JSON arrays or NDJSON of AWS Config items, or raw API responses.
     #[arg(long = "inventory", short = 'i', required = true, num_args = 1)]
     inventory: Vec<PathBuf>,
-    /// The policy file (default: the bundled example policy).
+    /// The policy file (default: every built-in check with its defaults, no classification).
     #[arg(long, short = 'p')]
     policy: Option<PathBuf>,
     /// Account for raw API responses that do not name one.
@@ -271,7 +271,8 @@ pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy> {
             Policy::from_str_named(&text, &p.display().to_string(), &cat)
                 .map_err(|e| anyhow!("{e}"))
         }
-        None => Policy::from_str_named(EXAMPLE_POLICY, "<example policy>", &cat)
+        // No policy: every built-in check with its defaults, no classification, no exceptions.
+        None => Policy::from_str_named("version: 1\nname: built-in checks\n", "<built-in defaults>", &cat)
             .map_err(|e| anyhow!("{e}")),
     }
 }

@@ -176,9 +176,12 @@ pub fn config_item(v: &Value) -> Result<Normalised, String> {
     };
     if let Some(ie) = m.get("invokingEvent") {
         let ev = parse_embedded(ie);
-        let item = ev
-            .get("configurationItem")
-            .ok_or("`invokingEvent` holds no `configurationItem`")?;
+        let Some(item) = ev.get("configurationItem") else {
+            let kind = ev.get("messageType").and_then(Value::as_str).unwrap_or("unknown");
+            return Err(format!(
+                "this AWS Config rule event (`{kind}`) carries no configuration item"
+            ));
+        };
         return config_item(item);
     }
     if let Some(item) = m.get("configurationItem") {
@@ -206,7 +209,13 @@ pub fn config_item(v: &Value) -> Result<Normalised, String> {
                 .and_then(|a| cfn_type_of(&a).map(str::to_string))
         });
     let Some(rtype) = rtype else {
-        return Err("the item has neither `resourceType` nor an ARN of a known type".into());
+        if m.contains_key("detail-type") || m.contains_key("eventName") {
+            return Err("this is an EventBridge/CloudTrail event, not a configuration item".into());
+        }
+        return Err(match &arn_text {
+            Some(a) => format!("no `resourceType`, and the ARN `{a}` is not of a type Assetwarden knows"),
+            None => "the record has no `resourceType` and no `arn` (expected an AWS Config configuration item or a Describe/List API response)".into(),
+        });
     };
     if let Some(status) = str_field(m, &["configurationItemStatus"])
         && (status == "ResourceDeleted" || status == "ResourceDeletedNotRecorded")
@@ -277,7 +286,7 @@ pub fn config_item(v: &Value) -> Result<Normalised, String> {
                 config = pascal(&config);
             }
         } else if describe_shaped {
-            let conv = from_describe(&rtype, &config, false);
+            let conv = from_describe(&rtype, &config, true);
             config = conv.configuration;
             for (k, v) in conv.supplementary {
                 supp.entry(k).or_insert(v);

@@ -477,6 +477,41 @@ pub fn expand(v: Value, loc: &str, ctx: &RawContext, out: &mut Vec<SourceEvent>)
         }
         return;
     }
+    if data.get("resourceType").is_none()
+        && data.get("arn").is_none()
+        && data.get("ARN").is_none()
+        && data.get("configuration").is_none()
+        && data.get("invokingEvent").is_none()
+        && data.get("configurationItem").is_none()
+        && data.get("detail-type").is_none()
+        && data.get("eventName").is_none()
+    {
+        if let Some(err) = data.get("Error") {
+            let code = err.get("Code").and_then(Value::as_str).unwrap_or("unknown");
+            let msg = err.get("Message").and_then(Value::as_str).unwrap_or("");
+            out.push(SourceEvent::Error {
+                location: loc.to_string(),
+                message: format!("the recorded call failed with `{code}`: {msg}"),
+            });
+            return;
+        }
+        let keys: Vec<String> = data
+            .as_object()
+            .map(|m| m.keys().filter(|k| *k != "ResponseMetadata").map(|k| format!("`{k}`")).collect())
+            .unwrap_or_default();
+        out.push(SourceEvent::Error {
+            location: loc.to_string(),
+            message: if keys.is_empty() {
+                "an empty record (expected an AWS Config configuration item or a Describe/List API response)".into()
+            } else {
+                format!(
+                    "not a record Assetwarden can read: its keys are {} (expected an AWS Config configuration item, or a response of a supported Describe/List call; see `normalize` in the docs)",
+                    keys.join(", ")
+                )
+            },
+        });
+        return;
+    }
     match normalize::config_item(&data) {
         Ok(Normalised::Resources(rs)) => {
             for mut r in rs {
