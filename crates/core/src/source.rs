@@ -653,7 +653,11 @@ mod tests {
         assert_eq!(n, 0);
         assert_eq!(errs.len(), 2);
         assert!(errs[1].starts_with("inv:2"), "{errs:?}");
-        assert!(errs[0].contains("`resourceType`"), "{errs:?}");
+        assert!(errs[0].contains("its keys are `foo`"), "{errs:?}");
+        let (_, errs) = summary(&events("{\"arn\": \"arn:aws:foo:us-east-1:123456789012:thing/x\"}\n"));
+        assert!(errs[0].contains("not of a type Assetwarden knows"), "{errs:?}");
+        let (_, errs) = summary(&events("{\"Error\": {\"Code\": \"AccessDenied\", \"Message\": \"no\"}}\n"));
+        assert!(errs[0].contains("failed with `AccessDenied`"), "{errs:?}");
     }
 
     #[test]
