@@ -272,8 +272,12 @@ pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy> {
                 .map_err(|e| anyhow!("{e}"))
         }
         // No policy: every built-in check with its defaults, no classification, no exceptions.
-        None => Policy::from_str_named("version: 1\nname: built-in checks\n", "<built-in defaults>", &cat)
-            .map_err(|e| anyhow!("{e}")),
+        None => Policy::from_str_named(
+            "version: 1\nname: built-in checks\n",
+            "<built-in defaults>",
+            &cat,
+        )
+        .map_err(|e| anyhow!("{e}")),
     }
 }
 

@@ -457,11 +457,15 @@ impl TagPolicy for ClassificationScheme {
             // Say so in the verdicts that promised a change the plan no longer makes.
             for v in verdicts.iter_mut().filter(|v| !v.ok) {
                 if !changes.iter().any(|c| c.key == v.key) {
-                    if let Some(why) = violations.iter().find(|x| x.key == v.key || x.key.is_empty()) {
+                    if let Some(why) = violations
+                        .iter()
+                        .find(|x| x.key == v.key || x.key.is_empty())
+                    {
                         if let Some(i) = v.message.find("; the plan ") {
                             v.message.truncate(i);
                         }
-                        v.message.push_str(&format!("; the planned value was refused ({why})"));
+                        v.message
+                            .push_str(&format!("; the planned value was refused ({why})"));
                     }
                 }
             }
@@ -584,7 +588,15 @@ classification:
         let c = s.classify(&r, Some(&ev));
         assert!(c.plan.changes.is_empty());
         assert!(c.plan.refused[0].contains("`;`"), "{:?}", c.plan.refused);
-        assert!(c.verdicts[0].message.contains("refused"), "{}", c.verdicts[0].message);
-        assert!(!c.verdicts[0].message.contains("the plan adds"), "{}", c.verdicts[0].message);
+        assert!(
+            c.verdicts[0].message.contains("refused"),
+            "{}",
+            c.verdicts[0].message
+        );
+        assert!(
+            !c.verdicts[0].message.contains("the plan adds"),
+            "{}",
+            c.verdicts[0].message
+        );
     }
 }

@@ -177,7 +177,10 @@ pub fn config_item(v: &Value) -> Result<Normalised, String> {
     if let Some(ie) = m.get("invokingEvent") {
         let ev = parse_embedded(ie);
         let Some(item) = ev.get("configurationItem") else {
-            let kind = ev.get("messageType").and_then(Value::as_str).unwrap_or("unknown");
+            let kind = ev
+                .get("messageType")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
             return Err(format!(
                 "this AWS Config rule event (`{kind}`) carries no configuration item"
             ));

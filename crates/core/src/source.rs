@@ -195,33 +195,8 @@ impl<R: BufRead> RecordEvents<R> {
             .push_back(SourceEvent::Error { location, message });
     }
 
-    /// Normalises one parsed record into pending events.
-    fn record(&mut self, v: Value, loc: &str) {
-        let mut out = Vec::new();
-        expand(v, loc, &self.ctx, &mut out);
-        self.pending.extend(out);
-    }
-
     fn parse_and_record(&mut self, bytes: &[u8], line: usize, col: usize) {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(v) => {
-                let loc = format!("{}:{line}", self.label);
-                self.record(v, &loc);
-            }
-            Err(e) => {
-                let (l, c) = if e.line() <= 1 {
-                    (line, col + e.column().saturating_sub(1))
-                } else {
-                    (line + e.line() - 1, e.column())
-                };
-                let msg = e.to_string();
-                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-                self.err(
-                    format!("{}:{l}:{c}", self.label),
-                    format!("invalid JSON: {msg}"),
-                );
-            }
-        }
+        parse_record(&self.label, &self.ctx, bytes, line, col, &mut self.pending);
     }
 
     fn decide(&mut self) -> std::io::Result<()> {
@@ -252,14 +227,24 @@ impl<R: BufRead> RecordEvents<R> {
                     self.mode = Mode::Values;
                     self.array = true;
                 } else {
-                    // Objects: NDJSON if the first line is a whole value, else one or more
-                    // (pretty-printed) values.
+                    // Objects: pretty-printed JSON when the first line is a lone `{`; NDJSON when
+                    // one of the first lines is a whole value (a damaged first record must not
+                    // turn the rest of the file into one broken value); else one or more values.
                     let buf = self.reader.fill_buf()?;
-                    let end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
-                    let first_line = &buf[..end];
-                    let whole = serde_json::from_slice::<serde::de::IgnoredAny>(first_line).is_ok();
-                    let more_after = end < buf.len();
-                    self.mode = if whole && more_after {
+                    let mut lines = buf
+                        .split(|&b| b == b'\n')
+                        .map(trim_ascii)
+                        .filter(|l| !l.is_empty());
+                    let whole = |l: Option<&[u8]>| {
+                        l.is_some_and(|l| {
+                            l.len() > 1
+                                && serde_json::from_slice::<serde::de::IgnoredAny>(l).is_ok()
+                        })
+                    };
+                    let first = lines.next();
+                    let pretty = first == Some(&b"{"[..]);
+                    let any_whole = whole(first) || lines.take(8).any(|l| whole(Some(l)));
+                    self.mode = if !pretty && any_whole {
                         Mode::Lines
                     } else {
                         Mode::Values
@@ -311,6 +296,8 @@ impl<R: BufRead> RecordEvents<R> {
                                 format!("{}:{l}:{c}", self.label),
                                 format!("unexpected end of file inside {what} starting here"),
                             );
+                            let broken = std::mem::take(&mut out);
+                            recover_lines(&self.label, &self.ctx, &broken, l, &mut self.pending);
                         } else {
                             let o = out.clone();
                             self.parse_and_record(&o, l, c);
@@ -347,12 +334,38 @@ impl<R: BufRead> RecordEvents<R> {
                     if b.is_ascii_whitespace() || (self.array && b == b',') {
                         continue;
                     }
+                    if !self.array && (b == b'}' || b == b']') {
+                        let (l, c) = (self.line, col - 1);
+                        self.pending.push_back(SourceEvent::Error {
+                            location: format!("{}:{l}:{c}", self.label),
+                            message: format!("unexpected `{}` between records", b as char),
+                        });
+                        continue;
+                    }
                     if self.array && b == b']' {
                         self.mode = Mode::Done;
                         finished = true;
                         break;
                     }
                     start = Some((if b == b'\n' { self.line - 1 } else { self.line }, col - 1));
+                }
+                if in_str && b == b'\n' {
+                    // JSON strings hold no raw line breaks: this value is broken. Report it,
+                    // recover whole records among its lines, and resynchronise on the next line.
+                    if let Some((l, c)) = start.take() {
+                        self.pending.push_back(SourceEvent::Error {
+                            location: format!("{}:{l}:{c}", self.label),
+                            message:
+                                "invalid JSON: a string is not closed before the end of its line"
+                                    .into(),
+                        });
+                        let broken = std::mem::take(&mut out);
+                        recover_lines(&self.label, &self.ctx, &broken, l, &mut self.pending);
+                    }
+                    depth = 0;
+                    in_str = false;
+                    esc = false;
+                    continue;
                 }
                 if in_str {
                     out.push(b);
@@ -404,10 +417,65 @@ impl<R: BufRead> RecordEvents<R> {
                 if let Some((l, c)) = start
                     && !trim_ascii(&out).is_empty()
                 {
+                    let before = self.pending.len();
                     self.parse_and_record(&out, l, c);
+                    let failed = self.pending.len() == before + 1
+                        && matches!(self.pending.back(), Some(SourceEvent::Error { message, .. }) if message.starts_with("invalid JSON"));
+                    if failed && out.contains(&b'\n') {
+                        recover_lines(&self.label, &self.ctx, &out, l, &mut self.pending);
+                    }
                 }
                 return Ok(self.mode != Mode::Done || !self.pending.is_empty());
             }
+        }
+    }
+}
+
+/// Parses one record's bytes and queues its events (errors located from `line`/`col`).
+fn parse_record(
+    label: &str,
+    ctx: &RawContext,
+    bytes: &[u8],
+    line: usize,
+    col: usize,
+    pending: &mut std::collections::VecDeque<SourceEvent>,
+) {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => {
+            let mut out = Vec::new();
+            expand(v, &format!("{label}:{line}"), ctx, &mut out);
+            pending.extend(out);
+        }
+        Err(e) => {
+            let (l, c) = if e.line() <= 1 {
+                (line, col + e.column().saturating_sub(1))
+            } else {
+                (line + e.line() - 1, e.column())
+            };
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            pending.push_back(SourceEvent::Error {
+                location: format!("{label}:{l}:{c}"),
+                message: format!("invalid JSON: {msg}"),
+            });
+        }
+    }
+}
+
+/// Records whole objects found on single lines of a broken multi-line value (lines after its
+/// first: the first holds the start of the broken value).
+fn recover_lines(
+    label: &str,
+    ctx: &RawContext,
+    bytes: &[u8],
+    first_line: usize,
+    pending: &mut std::collections::VecDeque<SourceEvent>,
+) {
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate().skip(1) {
+        let t = trim_ascii(line);
+        let t = t.strip_suffix(b",").unwrap_or(t);
+        if t.first() == Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(t).is_ok() {
+            parse_record(label, ctx, t, first_line + i, 1, pending);
         }
     }
 }
@@ -497,7 +565,12 @@ pub fn expand(v: Value, loc: &str, ctx: &RawContext, out: &mut Vec<SourceEvent>)
         }
         let keys: Vec<String> = data
             .as_object()
-            .map(|m| m.keys().filter(|k| *k != "ResponseMetadata").map(|k| format!("`{k}`")).collect())
+            .map(|m| {
+                m.keys()
+                    .filter(|k| *k != "ResponseMetadata")
+                    .map(|k| format!("`{k}`"))
+                    .collect()
+            })
             .unwrap_or_default();
         out.push(SourceEvent::Error {
             location: loc.to_string(),
@@ -654,9 +727,16 @@ mod tests {
         assert_eq!(errs.len(), 2);
         assert!(errs[1].starts_with("inv:2"), "{errs:?}");
         assert!(errs[0].contains("its keys are `foo`"), "{errs:?}");
-        let (_, errs) = summary(&events("{\"arn\": \"arn:aws:foo:us-east-1:123456789012:thing/x\"}\n"));
-        assert!(errs[0].contains("not of a type Assetwarden knows"), "{errs:?}");
-        let (_, errs) = summary(&events("{\"Error\": {\"Code\": \"AccessDenied\", \"Message\": \"no\"}}\n"));
+        let (_, errs) = summary(&events(
+            "{\"arn\": \"arn:aws:foo:us-east-1:123456789012:thing/x\"}\n",
+        ));
+        assert!(
+            errs[0].contains("not of a type Assetwarden knows"),
+            "{errs:?}"
+        );
+        let (_, errs) = summary(&events(
+            "{\"Error\": {\"Code\": \"AccessDenied\", \"Message\": \"no\"}}\n",
+        ));
         assert!(errs[0].contains("failed with `AccessDenied`"), "{errs:?}");
     }
 
