@@ -456,17 +456,16 @@ impl TagPolicy for ClassificationScheme {
             }
             // Say so in the verdicts that promised a change the plan no longer makes.
             for v in verdicts.iter_mut().filter(|v| !v.ok) {
-                if !changes.iter().any(|c| c.key == v.key) {
-                    if let Some(why) = violations
+                if !changes.iter().any(|c| c.key == v.key)
+                    && let Some(why) = violations
                         .iter()
                         .find(|x| x.key == v.key || x.key.is_empty())
-                    {
-                        if let Some(i) = v.message.find("; the plan ") {
-                            v.message.truncate(i);
-                        }
-                        v.message
-                            .push_str(&format!("; the planned value was refused ({why})"));
+                {
+                    if let Some(i) = v.message.find("; the plan ") {
+                        v.message.truncate(i);
                     }
+                    v.message
+                        .push_str(&format!("; the planned value was refused ({why})"));
                 }
             }
         }
