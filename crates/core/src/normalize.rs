@@ -265,7 +265,28 @@ pub fn config_item(v: &Value) -> Result<Normalised, String> {
             .or_else(|| config.get("Tags"))
             .or_else(|| config.get("tagList"))
             .or_else(|| config.get("TagList"));
-        r.tags = tags_from(from_conf.or_else(|| supp.get("Tags")));
+        let from = from_conf.or_else(|| supp.get("Tags"));
+        if from.is_none() {
+            // BatchGetResourceConfig items and narrow SelectResourceConfig queries carry no tags:
+            // the tag policy cannot judge them.
+            r.mark_unobserved(
+                "tags",
+                "the record carries no tags (`tags` not in the item)",
+            );
+        }
+        r.tags = tags_from(from);
+    }
+    let describe_shaped_conf = config
+        .as_object()
+        .is_some_and(|c| !c.is_empty() && c.keys().filter(|k| pascal_key(k)).count() * 2 > c.len());
+    if !m.contains_key("supplementaryConfiguration")
+        && !describe_shaped_conf
+        && !pascal_type(&rtype)
+    {
+        r.mark_unobserved(
+            "supplementaryConfiguration",
+            "the record carries no `supplementaryConfiguration` (select it in the query)",
+        );
     }
     if let Some(Value::Array(us)) = m.get("unobserved") {
         for u in us {

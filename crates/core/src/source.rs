@@ -504,6 +504,31 @@ pub fn expand(v: Value, loc: &str, ctx: &RawContext, out: &mut Vec<SourceEvent>)
         }
         return;
     }
+    // What AWS Config left out of a saved page is not in the file: say so, key by key.
+    if let Some(Value::Array(keys)) = data.get("unprocessedResourceKeys") {
+        for k in keys {
+            out.push(SourceEvent::Error {
+                location: loc.to_string(),
+                message: format!(
+                    "AWS Config did not process `{}` `{}` (unprocessedResourceKeys): its configuration is not in this file",
+                    k.get("resourceType").and_then(Value::as_str).unwrap_or("?"),
+                    k.get("resourceId").and_then(Value::as_str).unwrap_or("?")
+                ),
+            });
+        }
+    }
+    if let Some(token) = data
+        .get("NextToken")
+        .or_else(|| data.get("nextToken"))
+        .and_then(Value::as_str)
+        && !token.is_empty()
+    {
+        out.push(SourceEvent::Error {
+            location: loc.to_string(),
+            message: "this page has a `NextToken`: more results exist that are not in this file"
+                .into(),
+        });
+    }
     for key in [
         "configurationItems",
         "baseConfigurationItems",
@@ -738,6 +763,31 @@ mod tests {
             "{\"Error\": {\"Code\": \"AccessDenied\", \"Message\": \"no\"}}\n",
         ));
         assert!(errs[0].contains("failed with `AccessDenied`"), "{errs:?}");
+    }
+
+    #[test]
+    fn partial_pages_say_what_is_missing() {
+        let text = format!(
+            "{{\"baseConfigurationItems\": [{}], \"unprocessedResourceKeys\": [{{\"resourceType\": \"AWS::S3::Bucket\", \"resourceId\": \"b2\"}}]}}",
+            item(1)
+        );
+        let (n, errs) = summary(&events(&text));
+        assert_eq!(n, 1);
+        assert!(errs[0].contains("`AWS::S3::Bucket` `b2`"), "{errs:?}");
+        let (_, errs) = summary(&events("{\"Results\": [], \"NextToken\": \"abc\"}"));
+        assert!(errs[0].contains("NextToken"), "{errs:?}");
+    }
+
+    #[test]
+    fn narrow_items_leave_tags_and_supplementary_unobserved() {
+        let ev = events(
+            "{\"resourceType\":\"AWS::S3::Bucket\",\"arn\":\"arn:aws:s3:::b\",\"configuration\":{\"name\":\"b\"}}\n",
+        );
+        let SourceEvent::Resource(r) = &ev[0] else {
+            panic!("{ev:?}")
+        };
+        let paths: Vec<&str> = r.unobserved.iter().map(|u| u.path.as_str()).collect();
+        assert_eq!(paths, vec!["tags", "supplementaryConfiguration"]);
     }
 
     #[test]
