@@ -195,6 +195,12 @@ impl<R: BufRead> RecordEvents<R> {
             .push_back(SourceEvent::Error { location, message });
     }
 
+    fn end_array(&mut self) {
+        self.array = false;
+        self.started = false;
+        self.mode = Mode::Undecided;
+    }
+
     fn parse_and_record(&mut self, bytes: &[u8], line: usize, col: usize) {
         parse_record(&self.label, &self.ctx, bytes, line, col, &mut self.pending);
     }
@@ -343,7 +349,9 @@ impl<R: BufRead> RecordEvents<R> {
                         continue;
                     }
                     if self.array && b == b']' {
-                        self.mode = Mode::Done;
+                        // The array ends; whatever follows is read afresh (another array,
+                        // NDJSON), never dropped.
+                        self.end_array();
                         finished = true;
                         break;
                     }
@@ -391,7 +399,7 @@ impl<R: BufRead> RecordEvents<R> {
                         if depth == 0 {
                             // A closing bracket of the enclosing array (scalar element).
                             if self.array && b == b']' {
-                                self.mode = Mode::Done;
+                                self.end_array();
                                 finished = true;
                                 break;
                             }
