@@ -127,7 +127,7 @@ pub fn run(out: &Path) -> Result<ExitCode> {
         .collect();
     let fixable = tag_fail
         .iter()
-        .filter(|f| f.message.contains("the plan adds") || f.message.contains("the plan sets"))
+        .filter(|f| f.message.contains("; the tag plan "))
         .count();
     let mut untagged: Vec<&str> = tag_fail.iter().map(|f| f.resource.arn.as_str()).collect();
     untagged.sort();

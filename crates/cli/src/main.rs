@@ -19,6 +19,7 @@ use assetwarden_core::{Engine, Finding};
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod demo;
+mod iac;
 
 /// Asset governance for cloud estates: classify and tag resources, check their configuration,
 /// and say what could not be seen.
@@ -49,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Infrastructure as code: judge a Terraform plan before it is applied.
+    Iac {
+        #[command(subcommand)]
+        command: IacCommand,
+    },
     /// The built-in checks.
     Checks {
         #[command(subcommand)]
@@ -66,6 +72,46 @@ enum TagCommand {
         #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
         format: PlanFormat,
     },
+}
+
+#[derive(Subcommand)]
+enum IacCommand {
+    /// Check a Terraform plan (`terraform show -json PLANFILE > plan.json`) against a policy.
+    Check(IacArgs),
+}
+
+/// Arguments of `iac check`.
+#[derive(clap::Args)]
+pub(crate) struct IacArgs {
+    /// The plan as JSON (UTF-8, or UTF-16 with a byte-order mark).
+    pub plan: PathBuf,
+    /// The policy file (default: every built-in check with its defaults, no classification).
+    #[arg(long, short = 'p')]
+    pub policy: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the output to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Also append a Markdown summary to this file (e.g. `$GITHUB_STEP_SUMMARY`).
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
+    /// Where the `.tf` files are, to point SARIF results at their lines (default: the plan's folder).
+    #[arg(long)]
+    pub source_dir: Option<PathBuf>,
+    /// Exit with status 1 when a failure of at least this severity is found.
+    #[arg(long, value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+    /// With --fail-on: count UNKNOWN (known only after apply) and ERROR results too.
+    #[arg(long)]
+    pub fail_on_unknown: bool,
+    /// Leave PASS results out of the output.
+    #[arg(long)]
+    pub no_pass: bool,
+    /// Evaluation time (RFC 3339); default now.
+    #[arg(long)]
+    pub now: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -105,7 +151,7 @@ enum PlanFormat {
 }
 
 #[derive(Copy, Clone, ValueEnum, PartialEq, Debug)]
-enum Format {
+pub(crate) enum Format {
     Table,
     Json,
     Ndjson,
@@ -183,6 +229,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Demo { out } => demo::run(&out),
         Command::Scan(args) => scan(args),
+        Command::Iac {
+            command: IacCommand::Check(args),
+        } => iac::check(args),
         Command::Tag {
             command: TagCommand::Plan { input, format },
         } => tag_plan(input, format),
@@ -507,7 +556,11 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     Ok(exit_code(&report, args.fail_on, args.fail_on_unknown))
 }
 
-fn exit_code(report: &ScanReport, fail_on: Option<Severity>, unknown_too: bool) -> ExitCode {
+pub(crate) fn exit_code(
+    report: &ScanReport,
+    fail_on: Option<Severity>,
+    unknown_too: bool,
+) -> ExitCode {
     if let Some(min) = fail_on {
         let breach = report
             .summary

@@ -384,7 +384,7 @@ impl TagPolicy for ClassificationScheme {
                     );
                     match proposal {
                         Some((v, why)) if rule.overwrite => {
-                            message.push_str(&format!("; the plan sets `{v}`"));
+                            message.push_str(&format!("; the tag plan sets it to `{v}`"));
                             changes.push(TagChange {
                                 key: rule.key.clone(),
                                 action: TagAction::Fix,
@@ -411,7 +411,7 @@ impl TagPolicy for ClassificationScheme {
                     let mut message = format!("tag `{}` is missing", rule.key);
                     match proposal {
                         Some((v, why)) => {
-                            message.push_str(&format!("; the plan adds `{v}` ({why})"));
+                            message.push_str(&format!("; the tag plan gives it `{v}` ({why})"));
                             changes.push(TagChange {
                                 key: rule.key.clone(),
                                 action: TagAction::Add,
@@ -461,7 +461,7 @@ impl TagPolicy for ClassificationScheme {
                         .iter()
                         .find(|x| x.key == v.key || x.key.is_empty())
                 {
-                    if let Some(i) = v.message.find("; the plan ") {
+                    if let Some(i) = v.message.find("; the tag plan ") {
                         v.message.truncate(i);
                     }
                     v.message
@@ -593,7 +593,7 @@ classification:
             c.verdicts[0].message
         );
         assert!(
-            !c.verdicts[0].message.contains("the plan adds"),
+            !c.verdicts[0].message.contains("the tag plan gives"),
             "{}",
             c.verdicts[0].message
         );

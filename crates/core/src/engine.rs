@@ -430,6 +430,14 @@ impl Engine {
         references: References,
         remediation: Option<String>,
     ) -> Finding {
+        let mut evidence = evidence;
+        if !r.source_paths.is_empty() {
+            for e in &mut evidence {
+                if e.source.is_none() {
+                    e.source = r.source_of(&e.path);
+                }
+            }
+        }
         Finding {
             id: finding_id(check_id, &r.arn),
             check_id: check_id.to_string(),

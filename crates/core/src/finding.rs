@@ -157,6 +157,10 @@ pub struct Evidence {
     pub path: String,
     /// The value found, or `null` when the attribute is absent.
     pub value: Value,
+    /// Where the attribute is in the source document, when the source says (e.g. the Terraform
+    /// attribute `aws_db_instance.main.storage_encrypted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl Evidence {
@@ -165,6 +169,7 @@ impl Evidence {
         Evidence {
             path: path.into(),
             value: value.into(),
+            source: None,
         }
     }
     /// Evidence that an attribute is absent.
@@ -172,6 +177,7 @@ impl Evidence {
         Evidence {
             path: path.into(),
             value: Value::Null,
+            source: None,
         }
     }
 }

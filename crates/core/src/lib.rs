@@ -20,6 +20,7 @@ pub mod resource_type;
 pub mod rules;
 pub mod source;
 pub mod tags;
+pub mod terraform;
 
 pub use arn::Arn;
 pub use check::{Check, CheckMeta, EvalContext, Outcome};

@@ -52,6 +52,11 @@ pub struct Resource {
     /// Where the resource came from (e.g. `inventory.ndjson:12`), for messages.
     #[serde(skip)]
     pub origin: Option<String>,
+    /// Where attributes came from in the source document, as (attribute path prefix, source
+    /// attribute) pairs, e.g. (`configuration.storageEncrypted`,
+    /// `aws_db_instance.main.storage_encrypted`) for a Terraform plan. Evidence names them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub source_paths: Vec<(String, String)>,
 }
 
 /// A value reached by a path: a JSON value of the configuration, or a string of the item.
@@ -122,6 +127,7 @@ impl Resource {
             resource_creation_time: None,
             unobserved: Vec::new(),
             origin: None,
+            source_paths: Vec::new(),
         }
     }
 
@@ -227,6 +233,33 @@ impl Resource {
             v = v.get(k)?;
         }
         Some(v)
+    }
+
+    /// The source attribute an evidence path came from (the longest matching prefix).
+    pub fn source_of(&self, path: &str) -> Option<String> {
+        self.source_paths
+            .iter()
+            .filter(|(p, _)| {
+                path == p
+                    || (path.starts_with(p.as_str())
+                        && matches!(path.as_bytes().get(p.len()), Some(b'.') | Some(b'[')))
+            })
+            .max_by_key(|(p, _)| p.len())
+            .map(|(_, src)| src.clone())
+            .or_else(|| {
+                // Evidence about a whole document whose parts came from the source.
+                let mut parts: Vec<&str> = self
+                    .source_paths
+                    .iter()
+                    .filter(|(p, _)| {
+                        p.starts_with(path)
+                            && matches!(p.as_bytes().get(path.len()), Some(b'.') | Some(b'['))
+                    })
+                    .map(|(_, s)| s.as_str())
+                    .collect();
+                parts.dedup();
+                (!parts.is_empty()).then(|| parts.join(", "))
+            })
     }
 
     /// The first unobserved entry at or under/over a path given as text.

@@ -125,7 +125,7 @@ fn tag_policy_findings_and_plan() {
         .unwrap();
     assert_eq!(f.status, Status::Fail);
     assert!(
-        f.message.contains("the plan adds `internal`"),
+        f.message.contains("the tag plan gives it `internal`"),
         "{}",
         f.message
     );
