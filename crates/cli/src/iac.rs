@@ -78,11 +78,16 @@ fn type_and_name(address: &str) -> Option<(String, String)> {
     (n >= 2).then(|| (parts[n - 2].to_string(), parts[n - 1].to_string()))
 }
 
+/// A path relative to `base` (the working directory, as code scanning expects), with `/`.
 fn rel(p: &Path, base: &Path) -> String {
-    p.strip_prefix(base)
-        .unwrap_or(p)
-        .to_string_lossy()
-        .replace('\\', "/")
+    let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+    let r = abs
+        .strip_prefix(&base)
+        .map(Path::to_path_buf)
+        .unwrap_or(abs);
+    let s = r.to_string_lossy().replace('\\', "/");
+    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
 }
 
 /// Adds physical locations (the `.tf` file and line declaring each resource, else the plan) to
@@ -123,31 +128,34 @@ fn locate(
 }
 
 pub fn check(args: IacArgs) -> Result<ExitCode> {
-    let bytes = std::fs::read(&args.plan)
-        .with_context(|| format!("cannot read plan `{}`", args.plan.display()))?;
-    let label = args.plan.display().to_string();
-    let plan = parse_plan(&bytes, &label).map_err(|e| anyhow!("{e}"))?;
-    if let Some(enc) = plan.encoding_note {
-        eprintln!("note: `{label}` is {enc}; read as such");
-    }
     let policy = crate::load_policy(args.policy.as_deref())?;
     let engine = assetwarden_core::Engine::builder()
         .policy(policy)
         .now(crate::parse_now(args.now.as_deref())?)
         .build()?;
     let mut b = engine.report_builder(true).keep_pass(!args.no_pass);
-    engine.scan_iter(plan_events(&plan, &label).into_iter(), &mut b);
+    for path in &args.plans {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read plan `{}`", path.display()))?;
+        let label = path.display().to_string();
+        let plan = parse_plan(&bytes, &label).map_err(|e| anyhow!("{e}"))?;
+        if let Some(enc) = plan.encoding_note {
+            eprintln!("note: `{label}` is {enc}; read as such");
+        }
+        engine.scan_iter(plan_events(&plan, &label).into_iter(), &mut b);
+    }
     let report = engine.finish(b);
+    let first_plan = args.plans.first().cloned().unwrap_or_default();
     let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let source_dir = args.source_dir.clone().unwrap_or_else(|| {
-        args.plan
+        first_plan
             .parent()
             .map(Path::to_path_buf)
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."))
     });
     let text = match args.format {
-        Format::Table => output::table(&report, 160),
+        Format::Table => output::table(&report, crate::table_width()),
         Format::Json => output::json(&report),
         Format::Markdown => output::markdown(&report),
         Format::Ndjson => report
@@ -165,7 +173,7 @@ pub fn check(args: IacArgs) -> Result<ExitCode> {
         Format::Sarif => {
             let mut s = output::sarif(&report);
             let decls = declarations(&source_dir);
-            locate(&mut s, &decls, &base, &args.plan);
+            locate(&mut s, &decls, &base, &first_plan);
             serde_json::to_string_pretty(&s)?
         }
     };

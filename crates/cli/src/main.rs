@@ -83,8 +83,9 @@ enum IacCommand {
 /// Arguments of `iac check`.
 #[derive(clap::Args)]
 pub(crate) struct IacArgs {
-    /// The plan as JSON (UTF-8, or UTF-16 with a byte-order mark).
-    pub plan: PathBuf,
+    /// Plans as JSON (`terraform show -json PLANFILE`; UTF-8, or UTF-16 with a byte-order mark).
+    #[arg(required = true, num_args = 1..)]
+    pub plans: Vec<PathBuf>,
     /// The policy file (default: every built-in check with its defaults, no classification).
     #[arg(long, short = 'p')]
     pub policy: Option<PathBuf>,
@@ -116,10 +117,11 @@ pub(crate) struct IacArgs {
 
 #[derive(Subcommand)]
 enum PolicyCommand {
-    /// Validate a policy file; every problem is listed with its file, line and column.
+    /// Validate policy files; every problem is listed with its file, line and column.
     Check {
-        /// The policy file (YAML or JSON).
-        file: PathBuf,
+        /// The policy files (YAML or JSON).
+        #[arg(required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
     },
     /// Print the policy document's JSON Schema.
     Schema,
@@ -236,24 +238,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command: TagCommand::Plan { input, format },
         } => tag_plan(input, format),
         Command::Policy {
-            command: PolicyCommand::Check { file },
+            command: PolicyCommand::Check { files },
         } => {
-            let p = load_policy(Some(&file))?;
-            let n_tags = p
-                .classification
-                .as_ref()
-                .map(|c| c.rules.len())
-                .unwrap_or(0);
-            let engine = Engine::builder().policy(p.clone()).build()?;
-            println!(
-                "{}: valid ({} checks selected, {} declarative rules, {} governed tags, {} exceptions)",
-                file.display(),
-                engine.checks().len(),
-                p.rules.len(),
-                n_tags,
-                p.exceptions.len()
-            );
-            Ok(ExitCode::SUCCESS)
+            let mut bad = 0;
+            for file in &files {
+                match load_policy(Some(file)).and_then(|p| {
+                    let n_tags = p
+                        .classification
+                        .as_ref()
+                        .map(|c| c.rules.len())
+                        .unwrap_or(0);
+                    let (rules, exceptions) = (p.rules.len(), p.exceptions.len());
+                    let engine = Engine::builder().policy(p).build()?;
+                    Ok((engine.checks().len(), rules, n_tags, exceptions))
+                }) {
+                    Ok((checks, rules, tags, exceptions)) => println!(
+                        "{}: valid ({checks} checks selected, {rules} declarative rules, {tags} governed tags, {exceptions} exceptions)",
+                        file.display()
+                    ),
+                    Err(e) => {
+                        bad += 1;
+                        eprintln!("error: {e}");
+                    }
+                }
+            }
+            Ok(if bad > 0 {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Policy {
             command: PolicyCommand::Schema,
@@ -327,6 +340,18 @@ pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy> {
             &cat,
         )
         .map_err(|e| anyhow!("{e}")),
+    }
+}
+
+/// The table's width: the terminal's, or unlimited when the output is a file or a pipe.
+pub(crate) fn table_width() -> usize {
+    if std::io::stdout().is_terminal() {
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(160)
+    } else {
+        usize::MAX / 4
     }
 }
 
@@ -510,7 +535,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     };
     let text = match args.format {
         Format::Ndjson => None,
-        Format::Table => Some(output::table(&report, 160)),
+        Format::Table => Some(output::table(&report, table_width())),
         Format::Json => Some(output::json(&report)),
         Format::Markdown => Some(output::markdown(&report)),
         Format::Sarif => Some(serde_json::to_string_pretty(&output::sarif(&report))?),

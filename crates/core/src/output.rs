@@ -49,6 +49,14 @@ pub fn table(report: &ScanReport, width: usize) -> String {
             .clamp(8, 40);
         let fixed = 9 + 11 + w_check + w_res + 8;
         let w_msg = width.saturating_sub(fixed).max(30);
+        let w_res = if width > 10_000 {
+            rows.iter()
+                .map(|f| f.resource.name.chars().count())
+                .max()
+                .unwrap_or(8)
+        } else {
+            w_res
+        };
         let _ = writeln!(
             out,
             "{:<9} {:<11} {:<w_check$} {:<w_res$} MESSAGE",
@@ -62,12 +70,27 @@ pub fn table(report: &ScanReport, width: usize) -> String {
                 f.status.as_str(),
                 trunc(&f.check_id, w_check),
                 trunc(&f.resource.name, w_res),
-                trunc(&f.message, w_msg)
+                trunc(&with_source(f), w_msg)
             );
         }
     }
     let _ = writeln!(out, "\n{}", summary_line(report));
     out
+}
+
+/// The message, and where in the source the deciding attribute is (Terraform plans).
+pub fn with_source(f: &Finding) -> String {
+    match f.evidence.iter().find_map(|e| e.source.as_deref()) {
+        Some(src)
+            if matches!(
+                f.status,
+                Status::Fail | Status::Unknown | Status::Suppressed
+            ) =>
+        {
+            format!("{} [{src}]", f.message)
+        }
+        _ => f.message.clone(),
+    }
 }
 
 /// One line of counts.
@@ -349,7 +372,7 @@ pub fn sarif(report: &ScanReport) -> Value {
                 "ruleIndex": rule_index.get(&f.check_id).copied().unwrap_or(0),
                 "kind": kind,
                 "level": level,
-                "message": {"text": format!("{}: {}", f.resource.name, f.message)},
+                "message": {"text": format!("{}: {}", f.resource.name, with_source(f))},
                 "locations": [{
                     "logicalLocations": [{
                         "fullyQualifiedName": f.resource.arn,

@@ -503,6 +503,16 @@ fn clean_serde_message(m: &str) -> String {
         }
         s = format!("{head}{}", seen.join(", "));
     }
+    // Never a Rust type name in a message.
+    if let Ok(re) = Regex::new(r"struct [A-Za-z]+") {
+        s = re.replace_all(&s, "a mapping").into_owned();
+    }
+    if let Ok(re) = Regex::new(r"(a )?(sequence|map) of [A-Za-z]+") {
+        s = re.replace_all(&s, "a $2").into_owned();
+    }
+    if let Ok(re) = Regex::new(r"enum [A-Za-z]+") {
+        s = re.replace_all(&s, "one of the allowed values").into_owned();
+    }
     s = s.replace("invalid type: ", "wrong type: ");
     s = s.replace("unknown variant", "unknown value");
     s = s.replace("unknown field", "unknown key");
@@ -1160,6 +1170,9 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("p.yaml:5:"), "{s}");
+        let e = load("- version: 1\n").unwrap_err();
+        assert!(e.to_string().contains("expected a mapping"), "{e}");
+        assert!(!e.to_string().contains("PolicyDoc"), "{e}");
         let e = load("version: 1\nchekcs: {}\n").unwrap_err();
         assert!(e.to_string().contains("unknown key `chekcs`"), "{e}");
         assert!(e.to_string().contains("p.yaml:2:1"), "{e}");

@@ -270,7 +270,9 @@ impl Builder {
                 });
                 self.sources.push((path.to_string(), src));
             }
-            TfVal::Absent => {}
+            TfVal::Absent => self
+                .sources
+                .push((path.to_string(), format!("{src} (not set)"))),
         }
     }
 
@@ -873,7 +875,10 @@ fn map_type(c: &Change<'_>, comps: &[&Change<'_>], b: &mut Builder, orphan: bool
                     "supplementaryConfiguration.PublicAccessBlockConfiguration",
                     "not in this plan".into(),
                 ),
-                None => {}
+                None => b.sources.push((
+                    "supplementaryConfiguration.PublicAccessBlockConfiguration".into(),
+                    format!("no aws_s3_bucket_public_access_block for {}", c.address),
+                )),
             }
             // Encryption: the companion, else the inline block (computed since provider v4).
             if let Some(e) = comp("aws_s3_bucket_server_side_encryption_configuration") {
