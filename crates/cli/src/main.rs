@@ -18,6 +18,9 @@ use assetwarden_core::source::{InventoryFile, SourceEvent};
 use assetwarden_core::{Engine, Finding};
 use clap::{Parser, Subcommand, ValueEnum};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod demo;
 mod iac;
 

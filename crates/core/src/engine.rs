@@ -237,15 +237,15 @@ impl Policy {
     }
 }
 
-fn resource_ref(r: &Resource, tags: &Tags) -> ResourceRef {
-    ResourceRef {
+fn resource_ref(r: &Resource, tags: &Tags) -> Arc<ResourceRef> {
+    Arc::new(ResourceRef {
         arn: r.arn.clone(),
         resource_type: r.resource_type.clone(),
         account_id: r.account_id.clone(),
         region: r.aws_region.clone(),
         name: r.display_name().to_string(),
         tags: tags.clone(),
-    }
+    })
 }
 
 impl Engine {
@@ -289,6 +289,7 @@ impl Engine {
             .as_ref()
             .map(|c| &c.effective_tags)
             .unwrap_or(&r.tags);
+        let rref = resource_ref(r, tags);
         let mut findings = Vec::new();
         if let Some(c) = &classification {
             for v in &c.verdicts {
@@ -299,7 +300,7 @@ impl Engine {
                 let status = if v.ok { Status::Pass } else { Status::Fail };
                 let mut f = self.finding(
                     r,
-                    tags,
+                    &rref,
                     &check_id,
                     &format!("Resources carry a valid `{}` tag", v.key),
                     CheckKind::TagPolicy,
@@ -337,7 +338,7 @@ impl Engine {
             }
             let mut f = self.finding(
                 r,
-                tags,
+                &rref,
                 &meta.id,
                 &meta.title,
                 meta.kind,
@@ -419,7 +420,7 @@ impl Engine {
     fn finding(
         &self,
         r: &Resource,
-        tags: &Tags,
+        rref: &Arc<ResourceRef>,
         check_id: &str,
         title: &str,
         kind: CheckKind,
@@ -445,7 +446,7 @@ impl Engine {
             kind,
             status,
             severity,
-            resource: resource_ref(r, tags),
+            resource: rref.clone(),
             message,
             evidence,
             references,
@@ -513,7 +514,7 @@ impl Engine {
             };
             out.push(self.finding(
                 &r,
-                &Tags::new(),
+                &resource_ref(&r, &Tags::new()),
                 &meta.id,
                 &meta.title,
                 meta.kind,

@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::tags::Tags;
 
@@ -267,8 +266,8 @@ pub struct Finding {
     pub status: Status,
     /// Severity (after the policy's overrides and escalations).
     pub severity: Severity,
-    /// The resource.
-    pub resource: ResourceRef,
+    /// The resource (shared by all the findings on it).
+    pub resource: std::sync::Arc<ResourceRef>,
     /// What was found, for people.
     pub message: String,
     /// The attribute paths and values that decided.
@@ -288,16 +287,19 @@ pub struct Finding {
     pub last_seen: DateTime<Utc>,
 }
 
-/// The stable id of the finding of `check_id` on the resource `arn`.
+/// The stable id of the finding of `check_id` on the resource `arn`: 32 hex digits of the
+/// XXH3-128 hash of both (a specified, platform-independent hash, so ids stay the same across
+/// runs, machines and versions).
 pub fn finding_id(check_id: &str, arn: &str) -> String {
-    let mut h = Sha256::new();
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(check_id.as_bytes());
-    h.update([0u8]);
+    h.update(&[0u8]);
     h.update(arn.as_bytes());
-    let d = h.finalize();
+    let d = h.digest128();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(32);
-    for b in &d[..16] {
-        s.push_str(&format!("{b:02x}"));
+    for i in (0..32).rev() {
+        s.push(HEX[((d >> (i * 4)) & 0xF) as usize] as char);
     }
     s
 }

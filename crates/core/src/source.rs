@@ -170,6 +170,8 @@ pub struct RecordEvents<R: BufRead> {
     force_lines: bool,
     line: usize,
     pending: std::collections::VecDeque<SourceEvent>,
+    /// Records read but not parsed yet, in order (parsed in parallel by chunks).
+    staged: Vec<Staged>,
     ctx: RawContext,
     array: bool,
     started: bool,
@@ -184,6 +186,7 @@ impl<R: BufRead> RecordEvents<R> {
             force_lines,
             line: 1,
             pending: Default::default(),
+            staged: Vec::new(),
             ctx,
             array: false,
             started: false,
@@ -191,8 +194,8 @@ impl<R: BufRead> RecordEvents<R> {
     }
 
     fn err(&mut self, location: String, message: String) {
-        self.pending
-            .push_back(SourceEvent::Error { location, message });
+        self.staged
+            .push(Staged::Ready(SourceEvent::Error { location, message }));
     }
 
     fn end_array(&mut self) {
@@ -202,7 +205,40 @@ impl<R: BufRead> RecordEvents<R> {
     }
 
     fn parse_and_record(&mut self, bytes: &[u8], line: usize, col: usize) {
-        parse_record(&self.label, &self.ctx, bytes, line, col, &mut self.pending);
+        self.staged.push(Staged::Raw(bytes.to_vec(), line, col));
+    }
+
+    /// Parses now (values that may need recovery), keeping the order of events.
+    fn parse_now(&mut self, bytes: &[u8], line: usize, col: usize, recover: bool) {
+        let mut q = std::collections::VecDeque::new();
+        parse_record(&self.label, &self.ctx, bytes, line, col, &mut q);
+        let failed = q.len() == 1
+            && matches!(q.back(), Some(SourceEvent::Error { message, .. }) if message.starts_with("invalid JSON"));
+        if failed && recover && bytes.contains(&b'\n') {
+            recover_lines(&self.label, &self.ctx, bytes, line, &mut q);
+        }
+        self.staged.extend(q.into_iter().map(Staged::Ready));
+    }
+
+    /// Parses the staged records in parallel, in order, into `pending`.
+    fn flush(&mut self) {
+        use rayon::prelude::*;
+        let staged = std::mem::take(&mut self.staged);
+        let (label, ctx) = (&self.label, &self.ctx);
+        let outs: Vec<std::collections::VecDeque<SourceEvent>> = staged
+            .into_par_iter()
+            .map(|s| match s {
+                Staged::Ready(e) => std::collections::VecDeque::from([e]),
+                Staged::Raw(b, l, c) => {
+                    let mut q = std::collections::VecDeque::new();
+                    parse_record(label, ctx, &b, l, c, &mut q);
+                    q
+                }
+            })
+            .collect();
+        for q in outs {
+            self.pending.extend(q);
+        }
     }
 
     fn decide(&mut self) -> std::io::Result<()> {
@@ -303,7 +339,9 @@ impl<R: BufRead> RecordEvents<R> {
                                 format!("unexpected end of file inside {what} starting here"),
                             );
                             let broken = std::mem::take(&mut out);
-                            recover_lines(&self.label, &self.ctx, &broken, l, &mut self.pending);
+                            let mut q = std::collections::VecDeque::new();
+                            recover_lines(&self.label, &self.ctx, &broken, l, &mut q);
+                            self.staged.extend(q.into_iter().map(Staged::Ready));
                         } else {
                             let o = out.clone();
                             self.parse_and_record(&o, l, c);
@@ -342,10 +380,10 @@ impl<R: BufRead> RecordEvents<R> {
                     }
                     if !self.array && (b == b'}' || b == b']') {
                         let (l, c) = (self.line, col - 1);
-                        self.pending.push_back(SourceEvent::Error {
+                        self.staged.push(Staged::Ready(SourceEvent::Error {
                             location: format!("{}:{l}:{c}", self.label),
                             message: format!("unexpected `{}` between records", b as char),
-                        });
+                        }));
                         continue;
                     }
                     if self.array && b == b']' {
@@ -361,14 +399,16 @@ impl<R: BufRead> RecordEvents<R> {
                     // JSON strings hold no raw line breaks: this value is broken. Report it,
                     // recover whole records among its lines, and resynchronise on the next line.
                     if let Some((l, c)) = start.take() {
-                        self.pending.push_back(SourceEvent::Error {
+                        self.staged.push(Staged::Ready(SourceEvent::Error {
                             location: format!("{}:{l}:{c}", self.label),
                             message:
                                 "invalid JSON: a string is not closed before the end of its line"
                                     .into(),
-                        });
+                        }));
                         let broken = std::mem::take(&mut out);
-                        recover_lines(&self.label, &self.ctx, &broken, l, &mut self.pending);
+                        let mut q = std::collections::VecDeque::new();
+                        recover_lines(&self.label, &self.ctx, &broken, l, &mut q);
+                        self.staged.extend(q.into_iter().map(Staged::Ready));
                     }
                     depth = 0;
                     in_str = false;
@@ -425,19 +465,22 @@ impl<R: BufRead> RecordEvents<R> {
                 if let Some((l, c)) = start
                     && !trim_ascii(&out).is_empty()
                 {
-                    let before = self.pending.len();
-                    self.parse_and_record(&out, l, c);
-                    let failed = self.pending.len() == before + 1
-                        && matches!(self.pending.back(), Some(SourceEvent::Error { message, .. }) if message.starts_with("invalid JSON"));
-                    if failed && out.contains(&b'\n') {
-                        recover_lines(&self.label, &self.ctx, &out, l, &mut self.pending);
-                    }
+                    self.parse_now(&out, l, c, true);
                 }
-                return Ok(self.mode != Mode::Done || !self.pending.is_empty());
+                return Ok(true);
             }
         }
     }
 }
+
+/// A record read, waiting to be parsed, or an event ready to go.
+enum Staged {
+    Raw(Vec<u8>, usize, usize),
+    Ready(SourceEvent),
+}
+
+/// Records parsed per parallel chunk.
+const CHUNK: usize = 2048;
 
 /// Parses one record's bytes and queues its events (errors located from `line`/`col`).
 fn parse_record(
@@ -643,6 +686,10 @@ impl<R: BufRead> Iterator for RecordEvents<R> {
             if let Some(e) = self.pending.pop_front() {
                 return Some(e);
             }
+            if self.staged.len() >= CHUNK || (self.mode == Mode::Done && !self.staged.is_empty()) {
+                self.flush();
+                continue;
+            }
             let step = match self.mode {
                 Mode::Undecided => self.decide().map(|_| true),
                 Mode::Lines => self.next_line(),
@@ -651,10 +698,10 @@ impl<R: BufRead> Iterator for RecordEvents<R> {
             };
             if let Err(e) = step {
                 self.mode = Mode::Done;
-                return Some(SourceEvent::Error {
+                self.staged.push(Staged::Ready(SourceEvent::Error {
                     location: format!("{}:{}", self.label, self.line),
                     message: format!("read error: {e}"),
-                });
+                }));
             }
         }
     }

@@ -7,6 +7,11 @@ use super::*;
 use crate::finding::Severity::*;
 
 const EC2: &[&str] = &["AWS::EC2::Instance"];
+
+/// `User initiated (2026-01-05 10:00:00 GMT)`: when an instance was stopped.
+static STOPPED_SINCE: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)").ok()
+});
 const LAMBDA: &[&str] = &["AWS::Lambda::Function"];
 const TASKDEF: &[&str] = &["AWS::ECS::TaskDefinition"];
 
@@ -100,8 +105,8 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
                     None => return Outcome::unknown("the instance's state was not collected"),
                 }
                 let reason = conf(r, &["stateTransitionReason"]).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-                let since = regex::Regex::new(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")
-                    .ok()
+                let since = STOPPED_SINCE
+                    .as_ref()
                     .and_then(|re| re.captures(&reason).and_then(|c| c.get(1).map(|m| m.as_str().to_string())))
                     .and_then(|t| NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S").ok())
                     .map(|t| Utc.from_utc_datetime(&t));
