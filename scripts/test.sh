@@ -14,8 +14,8 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== Rust tests"
-cargo test --workspace --locked
+echo "== Rust tests (default members: the Python bindings are tested through their wheel)"
+cargo test --locked
 
 echo "== Python checks of the outputs"
 # The SARIF 2.1.0 schema, from Microsoft's npm package (pinned, checksum verified).
@@ -40,5 +40,32 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/py/requirements.txt
-NODE_TOOLS="$NODE_TOOLS" SARIF_SCHEMA="$SARIF_SCHEMA" ASSETWARDEN_BIN="$TARGET/debug/assetwarden" \
-  "$VENV/bin/python" -m pytest -q -W error tests/py
+
+echo "== the Python wheel"
+rm -rf "$CACHE/wheels"
+"$VENV/bin/maturin" build --release --locked --quiet -m crates/bindings-py/Cargo.toml -o "$CACHE/wheels"
+WHEEL=$(ls "$CACHE"/wheels/assetwarden-*.whl)
+# It installs into a fresh virtualenv and imports there ...
+FRESH=$(mktemp -d)
+python3 -m venv "$FRESH/venv"
+"$FRESH/venv/bin/pip" install --quiet --disable-pip-version-check "$WHEEL"
+"$FRESH/venv/bin/python" -c 'import assetwarden, sys; e = assetwarden.Engine(); print("wheel ok:", assetwarden.__version__, len(e.checks), "checks")'
+rm -rf "$FRESH"
+# ... and into the test virtualenv, beside pytest, mypy, boto3 and moto.
+"$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps "$WHEEL"
+
+echo "== moto's server on 127.0.0.1"
+MOTO_PORT=${MOTO_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')}
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" > "$CACHE/moto.log" 2>&1 &
+MOTO_PID=$!
+trap 'kill $MOTO_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/', timeout=1)" 2>/dev/null; then break; fi
+  sleep 0.2
+done
+python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/', timeout=2)" \
+  || { echo "moto's server did not start:" >&2; cat "$CACHE/moto.log" >&2; exit 1; }
+
+echo "== Python tests"
+MOTO_URL="http://127.0.0.1:$MOTO_PORT" NODE_TOOLS="$NODE_TOOLS" SARIF_SCHEMA="$SARIF_SCHEMA" ASSETWARDEN_BIN="$TARGET/debug/assetwarden" \
+  "$VENV/bin/python" -m pytest -q -W error -p no:cacheprovider tests/py crates/bindings-py/tests

@@ -824,6 +824,56 @@ fn s(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
+/// Wraps a bare Describe/List *item* (what boto3 scripts hold after indexing a response, e.g.
+/// `ec2.describe_security_groups()["SecurityGroups"][0]`) into its response shape, recognised
+/// by its keys.
+pub fn wrap_raw_item(v: &Value) -> Option<Value> {
+    let m = v.as_object()?;
+    let has = |k: &str| m.contains_key(k);
+    let key = if has("GroupId") && has("IpPermissions") {
+        "SecurityGroups"
+    } else if has("InstanceId") && (has("ImageId") || has("InstanceType")) {
+        return Some(json!({"Reservations": [{"Instances": [v], "OwnerId": m.get("OwnerId")}]}));
+    } else if has("VolumeId") && has("Size") {
+        "Volumes"
+    } else if has("SubnetId") && has("CidrBlock") {
+        "Subnets"
+    } else if has("DBInstanceIdentifier") {
+        "DBInstances"
+    } else if has("DBClusterIdentifier") && has("Engine") {
+        "DBClusters"
+    } else if has("ListenerArn") {
+        "Listeners"
+    } else if has("LoadBalancerArn") {
+        "LoadBalancers"
+    } else if has("LoadBalancerName") && has("ListenerDescriptions") {
+        "LoadBalancerDescriptions"
+    } else if has("repositoryArn") {
+        "repositories"
+    } else if has("FunctionArn") && has("FunctionName") {
+        "Functions"
+    } else if has("TrailARN") {
+        "trailList"
+    } else if has("KeyId") && has("KeyManager") {
+        return Some(json!({"KeyMetadata": v}));
+    } else if has("UserName") && has("UserId") {
+        "Users"
+    } else if has("CallerReference") && has("Id") {
+        "HostedZones"
+    } else if has("serviceArn") {
+        "services"
+    } else if has("clusterArn") && has("clusterName") {
+        "clusters"
+    } else if has("taskDefinitionArn") {
+        return Some(json!({"taskDefinition": v}));
+    } else if has("Name") && has("CreationDate") && m.len() <= 4 {
+        "Buckets"
+    } else {
+        return None;
+    };
+    Some(json!({ key: [v] }))
+}
+
 /// Whether a record looks like a raw API response this module understands.
 pub fn is_raw_response(v: &Value) -> bool {
     const KEYS: &[&str] = &[

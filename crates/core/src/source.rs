@@ -117,6 +117,13 @@ impl ResourceSource for InventoryFile {
     }
 }
 
+impl<R: BufRead> RecordEvents<R> {
+    /// Reads records from any buffered reader (`label` names it in messages).
+    pub fn from_reader(reader: R, label: &str, ctx: RawContext) -> RecordEvents<R> {
+        RecordEvents::new(reader, label, false, ctx)
+    }
+}
+
 /// In-memory records (e.g. from Python, or a test), read the same way as a file.
 pub struct InventoryBytes {
     label: String,
@@ -621,6 +628,12 @@ pub fn expand(v: Value, loc: &str, ctx: &RawContext, out: &mut Vec<SourceEvent>)
         }
         return;
     }
+    if let Some(wrapped) = normalize::wrap_raw_item(&data)
+        && data.get("resourceType").is_none()
+    {
+        expand(wrapped, loc, ctx, out);
+        return;
+    }
     if data.get("resourceType").is_none()
         && data.get("arn").is_none()
         && data.get("ARN").is_none()
@@ -843,6 +856,36 @@ mod tests {
         };
         let paths: Vec<&str> = r.unobserved.iter().map(|u| u.path.as_str()).collect();
         assert_eq!(paths, vec!["tags", "supplementaryConfiguration"]);
+    }
+
+    #[test]
+    fn bare_describe_items_are_recognised() {
+        let ev = events(
+            "{\"GroupId\": \"sg-1\", \"OwnerId\": \"123456789012\", \"IpPermissions\": [], \"GroupName\": \"g\"}\n",
+        );
+        let SourceEvent::Error { message, .. } = &ev[0] else {
+            panic!("{ev:?}")
+        };
+        assert!(message.contains("--region"), "{message}");
+        let ctx = RawContext {
+            account: None,
+            region: Some("eu-west-1".into()),
+            partition: None,
+        };
+        let mut out = Vec::new();
+        expand(
+            serde_json::json!({"VolumeId": "vol-1", "Size": 8, "Encrypted": true}),
+            "x",
+            &RawContext {
+                account: Some("123456789012".into()),
+                ..ctx
+            },
+            &mut out,
+        );
+        let SourceEvent::Resource(r) = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(r.resource_type, "AWS::EC2::Volume");
     }
 
     #[test]
