@@ -1009,13 +1009,19 @@ fn compile_classification(d: &mut Diags<'_>, c: &ClassificationDoc) -> Classific
                     format!("default `{def}` is not an allowed value of `{}`", t.key),
                 );
             }
-            for v in crate::tags::validate_tag(&t.key, def) {
-                d.push(&format!("{at}.default"), v.to_string());
+            for v in crate::tags::validate_tag("k", def) {
+                d.push(
+                    &format!("{at}.default"),
+                    format!("value `{def}` of tag `{}`: {}", t.key, v.reason),
+                );
             }
         }
         for (j, a) in t.allowed.iter().enumerate() {
-            for v in crate::tags::validate_tag(&t.key, a) {
-                d.push(&format!("{at}.allowed[{j}]"), v.to_string());
+            for v in crate::tags::validate_tag("k", a) {
+                d.push(
+                    &format!("{at}.allowed[{j}]"),
+                    format!("value `{a}` of tag `{}`: {}", t.key, v.reason),
+                );
             }
         }
         let mut derive = Vec::new();
