@@ -1,0 +1,470 @@
+//! Assetwarden's state store: an embedded SQLite database of scan history, resources seen,
+//! findings with their first/last seen and status transitions (new, still open, resolved,
+//! regressed, suppressed), tag changes applied and notifications sent; and what is built on it:
+//! the history between runs, the daily report and the Prometheus metrics.
+//!
+//! Two processes may write at once: the database runs in WAL mode, waits for a busy writer,
+//! and records each scan in one `BEGIN IMMEDIATE` transaction.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assetwarden_core::finding::Status;
+use assetwarden_core::report::ScanReport;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+
+pub mod metrics;
+pub mod report;
+
+/// The state store's error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// SQLite failed.
+    #[error("state store `{path}`: {source}")]
+    Sqlite {
+        /// The database file.
+        path: String,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer Assetwarden.
+    #[error("state store `{path}` has schema version {found}, newer than this Assetwarden's {supported}")]
+    TooNew {
+        /// The database file.
+        path: String,
+        /// Its version.
+        found: i64,
+        /// Ours.
+        supported: i64,
+    },
+}
+
+impl Error {
+    /// Whether trying again may succeed (the database was busy).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Sqlite { source: rusqlite::Error::SqliteFailure(e, _), .. } if e.code == rusqlite::ErrorCode::DatabaseBusy)
+    }
+}
+
+/// The store's result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The migrations, in order; the schema version is their count.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE scans (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        label TEXT NOT NULL,
+        resources INTEGER NOT NULL,
+        summary TEXT NOT NULL
+     );
+     CREATE TABLE resources (
+        arn TEXT PRIMARY KEY,
+        resource_type TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        region TEXT NOT NULL,
+        name TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        last_scan INTEGER NOT NULL
+     );
+     CREATE TABLE findings (
+        id TEXT PRIMARY KEY,
+        check_id TEXT NOT NULL,
+        arn TEXT NOT NULL,
+        title TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        status TEXT NOT NULL,
+        state TEXT NOT NULL,
+        message TEXT NOT NULL,
+        frameworks TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        last_scan INTEGER NOT NULL
+     );
+     CREATE INDEX findings_state ON findings(state, severity);
+     CREATE INDEX findings_arn ON findings(arn);
+     CREATE TABLE transitions (
+        scan_id INTEGER NOT NULL,
+        finding_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        at TEXT NOT NULL,
+        check_id TEXT NOT NULL,
+        arn TEXT NOT NULL,
+        severity TEXT NOT NULL
+     );
+     CREATE INDEX transitions_scan ON transitions(scan_id, kind);
+     CREATE TABLE scan_counts (
+        scan_id INTEGER NOT NULL,
+        severity TEXT NOT NULL,
+        open INTEGER NOT NULL,
+        PRIMARY KEY (scan_id, severity)
+     );
+     CREATE TABLE tag_changes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        arn TEXT NOT NULL,
+        key TEXT NOT NULL,
+        old_value TEXT,
+        new_value TEXT NOT NULL,
+        applied_at TEXT NOT NULL,
+        applied_by TEXT NOT NULL
+     );
+     CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        finding_id TEXT NOT NULL,
+        route TEXT NOT NULL,
+        state_key TEXT NOT NULL,
+        sent_at TEXT,
+        status TEXT NOT NULL
+     );
+     CREATE INDEX notifications_finding ON notifications(finding_id, route);",
+];
+
+/// What changed for findings in one recorded scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Transitions {
+    /// Failures seen for the first time.
+    pub new: u64,
+    /// Failures still open from before.
+    pub still_open: u64,
+    /// Open failures that now pass (or no longer apply).
+    pub resolved: u64,
+    /// Resolved failures that fail again (an expired exception included).
+    pub regressed: u64,
+    /// Failures now covered by an exception.
+    pub suppressed: u64,
+}
+
+/// A recorded scan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScanRow {
+    /// Its id.
+    pub id: i64,
+    /// When it started.
+    pub started_at: String,
+    /// When it finished.
+    pub finished_at: String,
+    /// The policy's name.
+    pub policy: String,
+    /// What was scanned.
+    pub label: String,
+    /// Resources seen.
+    pub resources: i64,
+}
+
+/// One finding's change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    /// The scan that saw it.
+    pub scan_id: i64,
+    /// `new`, `resolved`, `regressed` or `suppressed`.
+    pub kind: String,
+    /// The finding.
+    pub finding_id: String,
+    /// Its check.
+    pub check_id: String,
+    /// Its resource.
+    pub arn: String,
+    /// Its severity.
+    pub severity: String,
+}
+
+/// The SQLite state store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+fn state_of(status: Status) -> Option<&'static str> {
+    match status {
+        Status::Fail => Some("open"),
+        Status::Suppressed => Some("suppressed"),
+        Status::Pass | Status::NotApplicable => Some("passing"),
+        // What could not be seen changes nothing: never a resolution.
+        Status::Unknown | Status::Error => None,
+    }
+}
+
+impl Store {
+    /// Opens (creating and migrating) the database at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        let label = path.display().to_string();
+        let err = |source| Error::Sqlite { path: label.clone(), source };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(&path).map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        let mut store = Store { conn, path };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        |source| Error::Sqlite { path: self.path.display().to_string(), source }
+    }
+
+    /// The schema version this Assetwarden writes.
+    pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+    fn migrate(&mut self) -> Result<()> {
+        let path = self.path.display().to_string();
+        let err = |source| Error::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)").map_err(err)?;
+        let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0)).map_err(err)?;
+        if current > Self::SCHEMA_VERSION {
+            return Err(Error::TooNew { path, found: current, supported: Self::SCHEMA_VERSION });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            tx.execute_batch(sql).map_err(err)?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", params![i as i64 + 1, Utc::now().to_rfc3339()]).map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// The schema version of the database.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.conn.query_row("SELECT MAX(version) FROM schema_migrations", [], |r| r.get(0)).map_err(self.err())
+    }
+
+    /// Records a scan: its summary, the resources seen, every finding's state and transition.
+    /// Findings a scan did not evaluate keep their state (a partial scan resolves nothing).
+    pub fn record(&mut self, report: &ScanReport, label: &str) -> Result<(i64, Transitions)> {
+        let path = self.path.display().to_string();
+        let err = |source| Error::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let now = report.finished_at.to_rfc3339();
+        tx.execute(
+            "INSERT INTO scans (started_at, finished_at, policy, label, resources, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![report.started_at.to_rfc3339(), now, report.policy, label, report.coverage.resources as i64, serde_json::to_string(&report.summary).unwrap_or_default()],
+        )
+        .map_err(err)?;
+        let scan_id = tx.last_insert_rowid();
+        let mut t = Transitions::default();
+        {
+            let mut upsert_res = tx
+                .prepare_cached(
+                    "INSERT INTO resources (arn, resource_type, account_id, region, name, tags, first_seen, last_seen, last_scan)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
+                     ON CONFLICT(arn) DO UPDATE SET resource_type = ?2, account_id = ?3, region = ?4, name = ?5, tags = ?6, last_seen = ?7, last_scan = ?8",
+                )
+                .map_err(err)?;
+            let mut get = tx.prepare_cached("SELECT state, first_seen FROM findings WHERE id = ?1").map_err(err)?;
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO findings (id, check_id, arn, title, severity, status, state, message, frameworks, first_seen, last_seen, last_scan)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)
+                     ON CONFLICT(id) DO UPDATE SET severity = ?5, status = ?6, state = ?7, message = ?8, last_seen = ?10, last_scan = ?11",
+                )
+                .map_err(err)?;
+            let mut touch = tx.prepare_cached("UPDATE findings SET status = ?2, last_seen = ?3, last_scan = ?4 WHERE id = ?1").map_err(err)?;
+            let mut trans = tx
+                .prepare_cached("INSERT INTO transitions (scan_id, finding_id, kind, at, check_id, arn, severity) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                .map_err(err)?;
+            let mut seen_res: std::collections::HashSet<&str> = std::collections::HashSet::new();
+            for f in &report.findings {
+                let r = &f.resource;
+                if seen_res.insert(r.arn.as_str()) {
+                    upsert_res
+                        .execute(params![r.arn, r.resource_type, r.account_id, r.region, r.name, serde_json::to_string(&r.tags).unwrap_or_default(), now, scan_id])
+                        .map_err(err)?;
+                }
+                let prev: Option<(String, String)> = get.query_row(params![f.id], |row| Ok((row.get(0)?, row.get(1)?))).optional().map_err(err)?;
+                let Some(state) = state_of(f.status) else {
+                    if prev.is_some() {
+                        touch.execute(params![f.id, f.status.as_str(), now, scan_id]).map_err(err)?;
+                    }
+                    continue;
+                };
+                let prev_state = prev.as_ref().map(|p| p.0.as_str());
+                let kind = match (prev_state, state) {
+                    (None, "open") => Some("new"),
+                    (Some("open"), "open") => {
+                        t.still_open += 1;
+                        None
+                    }
+                    // Failing for the first time after passing: new; failing again after a
+                    // resolution: a regression.
+                    (Some("passing"), "open") => Some("new"),
+                    (Some("resolved"), "open") => Some("regressed"),
+                    (Some("suppressed"), "open") => Some("regressed"),
+                    (Some("open"), "passing") => Some("resolved"),
+                    (Some("suppressed"), "passing") => Some("resolved"),
+                    (Some("open") | None | Some("passing" | "resolved"), "suppressed") => Some("suppressed"),
+                    _ => None,
+                };
+                let stored_state = if state == "passing" && kind == Some("resolved") { "resolved" } else { state };
+                let stored_state = if state == "passing" && prev_state == Some("resolved") { "resolved" } else { stored_state };
+                match kind {
+                    Some("new") => t.new += 1,
+                    Some("regressed") => t.regressed += 1,
+                    Some("resolved") => t.resolved += 1,
+                    Some("suppressed") => t.suppressed += 1,
+                    _ => {}
+                }
+                if let Some(k) = kind {
+                    trans.execute(params![scan_id, f.id, k, now, f.check_id, r.arn, f.severity.as_str()]).map_err(err)?;
+                }
+                upsert
+                    .execute(params![
+                        f.id,
+                        f.check_id,
+                        r.arn,
+                        f.title,
+                        f.severity.as_str(),
+                        f.status.as_str(),
+                        stored_state,
+                        f.message,
+                        f.references.frameworks.join(","),
+                        now,
+                        scan_id
+                    ])
+                    .map_err(err)?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO scan_counts (scan_id, severity, open) SELECT ?1, severity, COUNT(*) FROM findings WHERE state = 'open' GROUP BY severity",
+            params![scan_id],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok((scan_id, t))
+    }
+
+    /// Records tags written to a resource.
+    pub fn record_tag_change(&self, arn: &str, key: &str, old: Option<&str>, new: &str, by: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO tag_changes (arn, key, old_value, new_value, applied_at, applied_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![arn, key, old, new, Utc::now().to_rfc3339(), by],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// The recorded scans, newest first.
+    pub fn scans(&self, limit: usize) -> Result<Vec<ScanRow>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, started_at, finished_at, policy, label, resources FROM scans ORDER BY id DESC LIMIT ?1")
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(params![limit as i64], |r| {
+                Ok(ScanRow { id: r.get(0)?, started_at: r.get(1)?, finished_at: r.get(2)?, policy: r.get(3)?, label: r.get(4)?, resources: r.get(5)? })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// What changed in the scans after `from` up to and including `to` (default: the last scan
+    /// against the one before it).
+    pub fn history(&self, from: Option<i64>, to: Option<i64>) -> Result<(i64, i64, Vec<Change>)> {
+        let last: i64 = self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM scans", [], |r| r.get(0)).map_err(self.err())?;
+        let to = to.unwrap_or(last);
+        let from = from.unwrap_or(to - 1);
+        let mut st = self
+            .conn
+            .prepare("SELECT scan_id, kind, finding_id, check_id, arn, severity FROM transitions WHERE scan_id > ?1 AND scan_id <= ?2 ORDER BY scan_id, kind, severity, check_id, arn")
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(params![from, to], |r| {
+                Ok(Change { scan_id: r.get(0)?, kind: r.get(1)?, finding_id: r.get(2)?, check_id: r.get(3)?, arn: r.get(4)?, severity: r.get(5)? })
+            })
+            .map_err(self.err())?;
+        Ok((from, to, rows.collect::<Result<Vec<_>, _>>().map_err(self.err())?))
+    }
+
+    /// Everything the daily report shows, for the scans since `since`.
+    pub fn period(&self, since: DateTime<Utc>) -> Result<report::Period> {
+        let e = self.err();
+        let since_s = since.to_rfc3339();
+        let mut st = self.conn.prepare("SELECT id, finished_at FROM scans WHERE finished_at >= ?1 ORDER BY id").map_err(&e)?;
+        let scans: Vec<(i64, String)> = st.query_map(params![since_s], |r| Ok((r.get(0)?, r.get(1)?))).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+        let mut trend = Vec::new();
+        for (id, at) in &scans {
+            let mut st = self.conn.prepare_cached("SELECT severity, open FROM scan_counts WHERE scan_id = ?1").map_err(&e)?;
+            let counts: BTreeMap<String, i64> = st.query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+            trend.push((at.clone(), counts));
+        }
+        let first = scans.first().map(|s| s.0 - 1).unwrap_or(i64::MAX);
+        let mut changes: BTreeMap<String, i64> = BTreeMap::new();
+        let mut st = self.conn.prepare("SELECT kind, COUNT(*) FROM transitions WHERE scan_id > ?1 GROUP BY kind").map_err(&e)?;
+        for row in st.query_map(params![first], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(&e)? {
+            let (k, n) = row.map_err(&e)?;
+            changes.insert(k, n);
+        }
+        let mut by_check: BTreeMap<String, (String, i64, i64)> = BTreeMap::new();
+        let mut by_framework: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        let mut st = self.conn.prepare("SELECT check_id, title, frameworks, state, COUNT(*) FROM findings GROUP BY check_id, state").map_err(&e)?;
+        for row in st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?)))
+            .map_err(&e)?
+        {
+            let (check, title, fw, state, n) = row.map_err(&e)?;
+            let (pass, fail) = match state.as_str() {
+                "open" => (0, n),
+                "passing" | "resolved" | "suppressed" => (n, 0),
+                _ => (0, 0),
+            };
+            let c = by_check.entry(check).or_insert((title, 0, 0));
+            c.1 += pass;
+            c.2 += fail;
+            for f in fw.split(',').filter(|f| !f.is_empty()) {
+                let x = by_framework.entry(f.to_string()).or_insert((0, 0));
+                x.0 += pass;
+                x.1 += fail;
+            }
+        }
+        let mut by_type: BTreeMap<String, i64> = BTreeMap::new();
+        let mut by_class: BTreeMap<String, i64> = BTreeMap::new();
+        let mut by_owner: BTreeMap<String, i64> = BTreeMap::new();
+        let mut st = self.conn.prepare("SELECT resource_type, tags FROM resources").map_err(&e)?;
+        for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(&e)? {
+            let (t, tags) = row.map_err(&e)?;
+            *by_type.entry(t).or_default() += 1;
+            let tags: HashMap<String, String> = serde_json::from_str(&tags).unwrap_or_default();
+            *by_class.entry(tags.get("DataClassification").cloned().unwrap_or_else(|| "(unset)".into())).or_default() += 1;
+            *by_owner.entry(tags.get("Owner").cloned().unwrap_or_else(|| "(unset)".into())).or_default() += 1;
+        }
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT f.arn, COALESCE(r.name, f.arn),
+                        SUM(CASE f.severity WHEN 'critical' THEN 10 WHEN 'high' THEN 5 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END) AS risk,
+                        COUNT(*)
+                 FROM findings f LEFT JOIN resources r ON r.arn = f.arn
+                 WHERE f.state = 'open' GROUP BY f.arn ORDER BY risk DESC, f.arn LIMIT 10",
+            )
+            .map_err(&e)?;
+        let top: Vec<(String, String, i64, i64)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
+        Ok(report::Period { since, scans: scans.len(), trend, changes, by_check, by_framework, by_type, by_class, by_owner, top })
+    }
+
+    /// The current state for the metrics: open findings by severity/check, resources by
+    /// type/account/region/classification, non-compliant and untagged resources.
+    pub fn snapshot(&self) -> Result<metrics::Snapshot> {
+        metrics::snapshot(&self.conn).map_err(self.err())
+    }
+}

@@ -1,0 +1,133 @@
+//! The state store over real scans: transitions, history, concurrency, migrations, report, metrics.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use assetwarden_core::source::InventoryBytes;
+use assetwarden_core::{Engine, Policy, ScanReport};
+use assetwarden_state::{Store, metrics, report};
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+
+const POLICY: &str = "version: 1\nchecks:\n  select: [{ids: [aws.ec2.ebs-encrypted, aws.rds.public-access]}]\nexceptions:\n  - id: legacy\n    checks: [aws.rds.public-access]\n    resources: ['arn:aws:rds:*:*:db:legacy']\n    reason: r\n    owner: o\n    expires: 2099-01-01\n";
+
+fn vol(id: &str, encrypted: serde_json::Value) -> serde_json::Value {
+    json!({"resourceType": "AWS::EC2::Volume", "arn": format!("arn:aws:ec2:eu-west-1:111111111111:volume/{id}"), "accountId": "111111111111", "awsRegion": "eu-west-1",
+           "tags": {"DataClassification": "internal", "Owner": "ops"}, "supplementaryConfiguration": {}, "configuration": {"encrypted": encrypted}})
+}
+
+fn scan(items: &[serde_json::Value]) -> ScanReport {
+    let p = Policy::from_str_named(POLICY, "p.yaml", &assetwarden_core::checks::catalog()).unwrap();
+    let e = Engine::builder().policy(p).now(Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap()).build().unwrap();
+    let text: String = items.iter().map(|i| i.to_string() + "\n").collect();
+    let mut b = e.report_builder(true);
+    e.scan_iter(InventoryBytes::new("t", text.into_bytes()).events(), &mut b);
+    e.finish(b)
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("aw-state-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d.join("state.db")
+}
+
+#[test]
+fn transitions_over_runs() {
+    let mut s = Store::open(tmp("transitions")).unwrap();
+    let (_, t) = s.record(&scan(&[vol("a", json!(false)), vol("b", json!(true))]), "run 1").unwrap();
+    assert_eq!((t.new, t.still_open, t.resolved), (1, 0, 0));
+    let (_, t) = s.record(&scan(&[vol("a", json!(false)), vol("b", json!(false))]), "run 2").unwrap();
+    assert_eq!((t.new, t.still_open, t.regressed), (1, 1, 0));
+    let (_, t) = s.record(&scan(&[vol("a", json!(true)), vol("b", json!(false))]), "run 3").unwrap();
+    assert_eq!((t.resolved, t.still_open), (1, 1));
+    let (_, t) = s.record(&scan(&[vol("a", json!(false))]), "run 4").unwrap();
+    assert_eq!(t.regressed, 1, "{t:?}");
+    // b was not in run 4: a partial scan resolves nothing.
+    let (from, to, changes) = s.history(Some(2), None).unwrap();
+    assert_eq!((from, to), (2, 4));
+    let kinds: Vec<(&str, &str)> = changes.iter().map(|c| (c.kind.as_str(), c.arn.rsplit('/').next().unwrap())).collect();
+    assert_eq!(kinds, vec![("resolved", "a"), ("regressed", "a")]);
+    assert_eq!(s.scans(10).unwrap().len(), 4);
+}
+
+#[test]
+fn unknown_never_resolves_and_suppression_is_a_transition() {
+    let mut s = Store::open(tmp("unknown")).unwrap();
+    s.record(&scan(&[vol("a", json!(false))]), "1").unwrap();
+    let mut unseen = vol("a", json!(true));
+    unseen["unobserved"] = json!([{"path": "configuration.encrypted", "reason": "AccessDenied"}]);
+    let (_, t) = s.record(&scan(&[unseen]), "2").unwrap();
+    assert_eq!(t, Default::default(), "an UNKNOWN result must not resolve an open failure");
+    let snap = s.snapshot().unwrap();
+    assert_eq!(snap.noncompliant_resources, 1);
+    let db = json!({"resourceType": "AWS::RDS::DBInstance", "arn": "arn:aws:rds:eu-west-1:111111111111:db:legacy", "tags": {}, "supplementaryConfiguration": {}, "configuration": {"publiclyAccessible": true}});
+    let (_, t) = s.record(&scan(&[db]), "3").unwrap();
+    assert_eq!(t.suppressed, 1);
+}
+
+#[test]
+fn two_writers_at_once_do_not_corrupt_it() {
+    let path = tmp("concurrent");
+    Store::open(&path).unwrap();
+    let items: Vec<serde_json::Value> = (0..300).map(|i| vol(&format!("v{i}"), json!(i % 2 == 0))).collect();
+    let report = scan(&items);
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let path = path.clone();
+            let report = report.clone();
+            std::thread::spawn(move || {
+                let mut s = Store::open(&path).unwrap();
+                for _ in 0..5 {
+                    s.record(&report, "parallel").unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.scans(100).unwrap().len(), 10);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(ok, "ok");
+    let open: i64 = conn.query_row("SELECT COUNT(*) FROM findings WHERE state = 'open'", [], |r| r.get(0)).unwrap();
+    assert_eq!(open, 150);
+}
+
+#[test]
+fn migrations_are_versioned_and_a_newer_schema_is_refused() {
+    let path = tmp("migrations");
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), Store::SCHEMA_VERSION);
+    drop(s);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), Store::SCHEMA_VERSION);
+    drop(s);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 'x')", []).unwrap();
+    drop(conn);
+    let e = Store::open(&path).unwrap_err();
+    assert!(e.to_string().contains("schema version 99, newer"), "{e}");
+}
+
+#[test]
+fn report_and_metrics_show_the_period() {
+    let mut s = Store::open(tmp("report")).unwrap();
+    s.record(&scan(&[vol("a", json!(false)), vol("b", json!(false))]), "1").unwrap();
+    s.record(&scan(&[vol("a", json!(true)), vol("b", json!(false))]), "2").unwrap();
+    let p = s.period(Utc::now() - chrono::Duration::hours(24)).unwrap();
+    assert_eq!(p.scans, 2);
+    assert_eq!(p.changes.get("new"), Some(&2));
+    assert_eq!(p.changes.get("resolved"), Some(&1));
+    assert_eq!(p.by_class.get("internal"), Some(&2));
+    assert_eq!(p.top.len(), 1);
+    let html = report::html(&p, "Daily <report>");
+    assert!(html.contains("<svg") && html.contains("id=\"trend\"") && html.contains("Daily &lt;report&gt;"));
+    assert!(!html.contains("http://") && !html.contains("https://"), "self-contained");
+    let md = report::markdown(&p, "Daily");
+    assert!(md.contains("| 2 | 1 | 0 | 0 |"), "{md}");
+    let m = metrics::render(&s.snapshot().unwrap());
+    assert!(m.contains("assetwarden_noncompliant_resources 1"), "{m}");
+    assert!(m.contains("assetwarden_scans_total 2"), "{m}");
+    assert!(m.contains(r#"assetwarden_findings{severity="medium",check="aws.ec2.ebs-encrypted",status="FAIL"} 1"#), "{m}");
+}
