@@ -17,6 +17,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== Rust tests (default members: the Python bindings are tested through their wheel)"
 cargo test --locked
 
+echo "== system packages: Chromium (renders the daily report), promtool (checks the metrics)"
+if ! command -v chromium >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium prometheus >/dev/null
+fi
+
 echo "== Python checks of the outputs"
 # The SARIF 2.1.0 schema, from Microsoft's npm package (pinned, checksum verified).
 SARIF_SCHEMA="$CACHE/sarif-2.1.0-rtm.5.json"

@@ -23,6 +23,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod demo;
 mod iac;
+mod ops;
 
 /// Asset governance for cloud estates: classify and tag resources, check their configuration,
 /// and say what could not be seen.
@@ -58,6 +59,12 @@ enum Command {
         #[command(subcommand)]
         command: IacCommand,
     },
+    /// What changed between two recorded scans (needs `--state`).
+    History(ops::HistoryArgs),
+    /// The daily report: HTML (charts as inline SVG) and Markdown, from the state store.
+    Report(ops::ReportArgs),
+    /// Serve Prometheus metrics from the state store.
+    Serve(ops::ServeArgs),
     /// The built-in checks.
     Checks {
         #[command(subcommand)]
@@ -209,6 +216,12 @@ struct ScanArgs {
     /// Resources evaluated per batch (memory is bounded by it).
     #[arg(long, default_value_t = 4096)]
     batch_size: usize,
+    /// Record the scan in this state store (SQLite): history, transitions, metrics.
+    #[arg(long, env = "ASSETWARDEN_STATE")]
+    state: Option<PathBuf>,
+    /// Write Prometheus metrics to this file (node_exporter's textfile collector); needs `--state`.
+    #[arg(long, requires = "state")]
+    metrics_file: Option<PathBuf>,
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -237,6 +250,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Iac {
             command: IacCommand::Check(args),
         } => iac::check(args),
+        Command::History(args) => ops::history(args),
+        Command::Report(args) => ops::report(args),
+        Command::Serve(args) => ops::serve(args),
         Command::Tag {
             command: TagCommand::Plan { input, format },
         } => tag_plan(input, format),
@@ -568,6 +584,16 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     }
     if args.format != Format::Table {
         eprintln!("{}", output::summary_line(&report));
+    }
+    if let Some(state) = &args.state {
+        let label = args
+            .input
+            .inventory
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        ops::record(state, &report, &label, args.metrics_file.as_deref())?;
     }
     for e in &report.expired_exceptions {
         eprintln!(

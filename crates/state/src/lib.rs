@@ -32,7 +32,9 @@ pub enum Error {
         source: rusqlite::Error,
     },
     /// The database was written by a newer Assetwarden.
-    #[error("state store `{path}` has schema version {found}, newer than this Assetwarden's {supported}")]
+    #[error(
+        "state store `{path}` has schema version {found}, newer than this Assetwarden's {supported}"
+    )]
     TooNew {
         /// The database file.
         path: String,
@@ -204,21 +206,29 @@ impl Store {
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
         let label = path.display().to_string();
-        let err = |source| Error::Sqlite { path: label.clone(), source };
+        let err = |source| Error::Sqlite {
+            path: label.clone(),
+            source,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
         let conn = Connection::open(&path).map_err(err)?;
         conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
         let mut store = Store { conn, path };
         store.migrate()?;
         Ok(store)
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
-        |source| Error::Sqlite { path: self.path.display().to_string(), source }
+        |source| Error::Sqlite {
+            path: self.path.display().to_string(),
+            source,
+        }
     }
 
     /// The schema version this Assetwarden writes.
@@ -226,31 +236,61 @@ impl Store {
 
     fn migrate(&mut self) -> Result<()> {
         let path = self.path.display().to_string();
-        let err = |source| Error::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let err = |source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
         tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)").map_err(err)?;
-        let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0)).map_err(err)?;
+        let current: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
         if current > Self::SCHEMA_VERSION {
-            return Err(Error::TooNew { path, found: current, supported: Self::SCHEMA_VERSION });
+            return Err(Error::TooNew {
+                path,
+                found: current,
+                supported: Self::SCHEMA_VERSION,
+            });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             tx.execute_batch(sql).map_err(err)?;
-            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", params![i as i64 + 1, Utc::now().to_rfc3339()]).map_err(err)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                params![i as i64 + 1, Utc::now().to_rfc3339()],
+            )
+            .map_err(err)?;
         }
         tx.commit().map_err(err)
     }
 
     /// The schema version of the database.
     pub fn schema_version(&self) -> Result<i64> {
-        self.conn.query_row("SELECT MAX(version) FROM schema_migrations", [], |r| r.get(0)).map_err(self.err())
+        self.conn
+            .query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+                r.get(0)
+            })
+            .map_err(self.err())
     }
 
     /// Records a scan: its summary, the resources seen, every finding's state and transition.
     /// Findings a scan did not evaluate keep their state (a partial scan resolves nothing).
     pub fn record(&mut self, report: &ScanReport, label: &str) -> Result<(i64, Transitions)> {
         let path = self.path.display().to_string();
-        let err = |source| Error::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let err = |source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
         let now = report.finished_at.to_rfc3339();
         tx.execute(
             "INSERT INTO scans (started_at, finished_at, policy, label, resources, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -267,7 +307,9 @@ impl Store {
                      ON CONFLICT(arn) DO UPDATE SET resource_type = ?2, account_id = ?3, region = ?4, name = ?5, tags = ?6, last_seen = ?7, last_scan = ?8",
                 )
                 .map_err(err)?;
-            let mut get = tx.prepare_cached("SELECT state, first_seen FROM findings WHERE id = ?1").map_err(err)?;
+            let mut get = tx
+                .prepare_cached("SELECT state, first_seen FROM findings WHERE id = ?1")
+                .map_err(err)?;
             let mut upsert = tx
                 .prepare_cached(
                     "INSERT INTO findings (id, check_id, arn, title, severity, status, state, message, frameworks, first_seen, last_seen, last_scan)
@@ -275,7 +317,11 @@ impl Store {
                      ON CONFLICT(id) DO UPDATE SET severity = ?5, status = ?6, state = ?7, message = ?8, last_seen = ?10, last_scan = ?11",
                 )
                 .map_err(err)?;
-            let mut touch = tx.prepare_cached("UPDATE findings SET status = ?2, last_seen = ?3, last_scan = ?4 WHERE id = ?1").map_err(err)?;
+            let mut touch = tx
+                .prepare_cached(
+                    "UPDATE findings SET status = ?2, last_seen = ?3, last_scan = ?4 WHERE id = ?1",
+                )
+                .map_err(err)?;
             let mut trans = tx
                 .prepare_cached("INSERT INTO transitions (scan_id, finding_id, kind, at, check_id, arn, severity) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
                 .map_err(err)?;
@@ -284,13 +330,27 @@ impl Store {
                 let r = &f.resource;
                 if seen_res.insert(r.arn.as_str()) {
                     upsert_res
-                        .execute(params![r.arn, r.resource_type, r.account_id, r.region, r.name, serde_json::to_string(&r.tags).unwrap_or_default(), now, scan_id])
+                        .execute(params![
+                            r.arn,
+                            r.resource_type,
+                            r.account_id,
+                            r.region,
+                            r.name,
+                            serde_json::to_string(&r.tags).unwrap_or_default(),
+                            now,
+                            scan_id
+                        ])
                         .map_err(err)?;
                 }
-                let prev: Option<(String, String)> = get.query_row(params![f.id], |row| Ok((row.get(0)?, row.get(1)?))).optional().map_err(err)?;
+                let prev: Option<(String, String)> = get
+                    .query_row(params![f.id], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()
+                    .map_err(err)?;
                 let Some(state) = state_of(f.status) else {
                     if prev.is_some() {
-                        touch.execute(params![f.id, f.status.as_str(), now, scan_id]).map_err(err)?;
+                        touch
+                            .execute(params![f.id, f.status.as_str(), now, scan_id])
+                            .map_err(err)?;
                     }
                     continue;
                 };
@@ -308,11 +368,21 @@ impl Store {
                     (Some("suppressed"), "open") => Some("regressed"),
                     (Some("open"), "passing") => Some("resolved"),
                     (Some("suppressed"), "passing") => Some("resolved"),
-                    (Some("open") | None | Some("passing" | "resolved"), "suppressed") => Some("suppressed"),
+                    (Some("open") | None | Some("passing" | "resolved"), "suppressed") => {
+                        Some("suppressed")
+                    }
                     _ => None,
                 };
-                let stored_state = if state == "passing" && kind == Some("resolved") { "resolved" } else { state };
-                let stored_state = if state == "passing" && prev_state == Some("resolved") { "resolved" } else { stored_state };
+                let stored_state = if state == "passing" && kind == Some("resolved") {
+                    "resolved"
+                } else {
+                    state
+                };
+                let stored_state = if state == "passing" && prev_state == Some("resolved") {
+                    "resolved"
+                } else {
+                    stored_state
+                };
                 match kind {
                     Some("new") => t.new += 1,
                     Some("regressed") => t.regressed += 1,
@@ -321,7 +391,17 @@ impl Store {
                     _ => {}
                 }
                 if let Some(k) = kind {
-                    trans.execute(params![scan_id, f.id, k, now, f.check_id, r.arn, f.severity.as_str()]).map_err(err)?;
+                    trans
+                        .execute(params![
+                            scan_id,
+                            f.id,
+                            k,
+                            now,
+                            f.check_id,
+                            r.arn,
+                            f.severity.as_str()
+                        ])
+                        .map_err(err)?;
                 }
                 upsert
                     .execute(params![
@@ -350,7 +430,14 @@ impl Store {
     }
 
     /// Records tags written to a resource.
-    pub fn record_tag_change(&self, arn: &str, key: &str, old: Option<&str>, new: &str, by: &str) -> Result<()> {
+    pub fn record_tag_change(
+        &self,
+        arn: &str,
+        key: &str,
+        old: Option<&str>,
+        new: &str,
+        by: &str,
+    ) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO tag_changes (arn, key, old_value, new_value, applied_at, applied_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -368,7 +455,14 @@ impl Store {
             .map_err(self.err())?;
         let rows = st
             .query_map(params![limit as i64], |r| {
-                Ok(ScanRow { id: r.get(0)?, started_at: r.get(1)?, finished_at: r.get(2)?, policy: r.get(3)?, label: r.get(4)?, resources: r.get(5)? })
+                Ok(ScanRow {
+                    id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    finished_at: r.get(2)?,
+                    policy: r.get(3)?,
+                    label: r.get(4)?,
+                    resources: r.get(5)?,
+                })
             })
             .map_err(self.err())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
@@ -377,7 +471,10 @@ impl Store {
     /// What changed in the scans after `from` up to and including `to` (default: the last scan
     /// against the one before it).
     pub fn history(&self, from: Option<i64>, to: Option<i64>) -> Result<(i64, i64, Vec<Change>)> {
-        let last: i64 = self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM scans", [], |r| r.get(0)).map_err(self.err())?;
+        let last: i64 = self
+            .conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM scans", [], |r| r.get(0))
+            .map_err(self.err())?;
         let to = to.unwrap_or(last);
         let from = from.unwrap_or(to - 1);
         let mut st = self
@@ -386,28 +483,61 @@ impl Store {
             .map_err(self.err())?;
         let rows = st
             .query_map(params![from, to], |r| {
-                Ok(Change { scan_id: r.get(0)?, kind: r.get(1)?, finding_id: r.get(2)?, check_id: r.get(3)?, arn: r.get(4)?, severity: r.get(5)? })
+                Ok(Change {
+                    scan_id: r.get(0)?,
+                    kind: r.get(1)?,
+                    finding_id: r.get(2)?,
+                    check_id: r.get(3)?,
+                    arn: r.get(4)?,
+                    severity: r.get(5)?,
+                })
             })
             .map_err(self.err())?;
-        Ok((from, to, rows.collect::<Result<Vec<_>, _>>().map_err(self.err())?))
+        Ok((
+            from,
+            to,
+            rows.collect::<Result<Vec<_>, _>>().map_err(self.err())?,
+        ))
     }
 
     /// Everything the daily report shows, for the scans since `since`.
     pub fn period(&self, since: DateTime<Utc>) -> Result<report::Period> {
         let e = self.err();
         let since_s = since.to_rfc3339();
-        let mut st = self.conn.prepare("SELECT id, finished_at FROM scans WHERE finished_at >= ?1 ORDER BY id").map_err(&e)?;
-        let scans: Vec<(i64, String)> = st.query_map(params![since_s], |r| Ok((r.get(0)?, r.get(1)?))).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+        let mut st = self
+            .conn
+            .prepare("SELECT id, finished_at FROM scans WHERE finished_at >= ?1 ORDER BY id")
+            .map_err(&e)?;
+        let scans: Vec<(i64, String)> = st
+            .query_map(params![since_s], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
         let mut trend = Vec::new();
         for (id, at) in &scans {
-            let mut st = self.conn.prepare_cached("SELECT severity, open FROM scan_counts WHERE scan_id = ?1").map_err(&e)?;
-            let counts: BTreeMap<String, i64> = st.query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(&e)?.collect::<Result<_, _>>().map_err(&e)?;
+            let mut st = self
+                .conn
+                .prepare_cached("SELECT severity, open FROM scan_counts WHERE scan_id = ?1")
+                .map_err(&e)?;
+            let counts: BTreeMap<String, i64> = st
+                .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(&e)?
+                .collect::<Result<_, _>>()
+                .map_err(&e)?;
             trend.push((at.clone(), counts));
         }
         let first = scans.first().map(|s| s.0 - 1).unwrap_or(i64::MAX);
         let mut changes: BTreeMap<String, i64> = BTreeMap::new();
-        let mut st = self.conn.prepare("SELECT kind, COUNT(*) FROM transitions WHERE scan_id > ?1 GROUP BY kind").map_err(&e)?;
-        for row in st.query_map(params![first], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(&e)? {
+        let mut st = self
+            .conn
+            .prepare("SELECT kind, COUNT(*) FROM transitions WHERE scan_id > ?1 GROUP BY kind")
+            .map_err(&e)?;
+        for row in st
+            .query_map(params![first], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(&e)?
+        {
             let (k, n) = row.map_err(&e)?;
             changes.insert(k, n);
         }
@@ -415,7 +545,15 @@ impl Store {
         let mut by_framework: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         let mut st = self.conn.prepare("SELECT check_id, title, frameworks, state, COUNT(*) FROM findings GROUP BY check_id, state").map_err(&e)?;
         for row in st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?)))
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
             .map_err(&e)?
         {
             let (check, title, fw, state, n) = row.map_err(&e)?;
@@ -436,13 +574,31 @@ impl Store {
         let mut by_type: BTreeMap<String, i64> = BTreeMap::new();
         let mut by_class: BTreeMap<String, i64> = BTreeMap::new();
         let mut by_owner: BTreeMap<String, i64> = BTreeMap::new();
-        let mut st = self.conn.prepare("SELECT resource_type, tags FROM resources").map_err(&e)?;
-        for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(&e)? {
+        let mut st = self
+            .conn
+            .prepare("SELECT resource_type, tags FROM resources")
+            .map_err(&e)?;
+        for row in st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(&e)?
+        {
             let (t, tags) = row.map_err(&e)?;
             *by_type.entry(t).or_default() += 1;
             let tags: HashMap<String, String> = serde_json::from_str(&tags).unwrap_or_default();
-            *by_class.entry(tags.get("DataClassification").cloned().unwrap_or_else(|| "(unset)".into())).or_default() += 1;
-            *by_owner.entry(tags.get("Owner").cloned().unwrap_or_else(|| "(unset)".into())).or_default() += 1;
+            *by_class
+                .entry(
+                    tags.get("DataClassification")
+                        .cloned()
+                        .unwrap_or_else(|| "(unset)".into()),
+                )
+                .or_default() += 1;
+            *by_owner
+                .entry(
+                    tags.get("Owner")
+                        .cloned()
+                        .unwrap_or_else(|| "(unset)".into()),
+                )
+                .or_default() += 1;
         }
         let mut st = self
             .conn
@@ -459,7 +615,18 @@ impl Store {
             .map_err(&e)?
             .collect::<Result<_, _>>()
             .map_err(&e)?;
-        Ok(report::Period { since, scans: scans.len(), trend, changes, by_check, by_framework, by_type, by_class, by_owner, top })
+        Ok(report::Period {
+            since,
+            scans: scans.len(),
+            trend,
+            changes,
+            by_check,
+            by_framework,
+            by_type,
+            by_class,
+            by_owner,
+            top,
+        })
     }
 
     /// The current state for the metrics: open findings by severity/check, resources by

@@ -29,22 +29,47 @@ pub struct Snapshot {
 pub(crate) fn snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
     let mut s = Snapshot::default();
     let mut st = conn.prepare("SELECT resource_type, account_id, region, tags FROM resources")?;
-    for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))? {
+    for row in st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })? {
         let (t, a, r, tags) = row?;
         let tags: BTreeMap<String, String> = serde_json::from_str(&tags).unwrap_or_default();
-        let c = tags.get("DataClassification").cloned().unwrap_or_else(|| "unset".into());
+        let c = tags
+            .get("DataClassification")
+            .cloned()
+            .unwrap_or_else(|| "unset".into());
         *s.resources.entry((t, a, r, c)).or_default() += 1;
     }
     let mut st = conn.prepare("SELECT severity, check_id, status, COUNT(*) FROM findings GROUP BY severity, check_id, status")?;
-    for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?)))? {
+    for row in st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
+    })? {
         let (sev, check, status, n) = row?;
         s.findings.insert((sev, check, status), n);
     }
-    s.noncompliant_resources = conn.query_row("SELECT COUNT(DISTINCT arn) FROM findings WHERE state = 'open'", [], |r| r.get(0))?;
+    s.noncompliant_resources = conn.query_row(
+        "SELECT COUNT(DISTINCT arn) FROM findings WHERE state = 'open'",
+        [],
+        |r| r.get(0),
+    )?;
     s.untagged_resources = conn.query_row("SELECT COUNT(DISTINCT arn) FROM findings WHERE state = 'open' AND check_id LIKE 'tag-policy.%'", [], |r| r.get(0))?;
     s.scans = conn.query_row("SELECT COUNT(*) FROM scans", [], |r| r.get(0))?;
     let last: Option<(String, String, i64)> = conn
-        .query_row("SELECT started_at, finished_at, resources FROM scans ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(
+            "SELECT started_at, finished_at, resources FROM scans ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .ok();
     if let Some((a, b, n)) = last {
         let p = |x: &str| chrono::DateTime::parse_from_rfc3339(x).ok();
@@ -58,7 +83,9 @@ pub(crate) fn snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
 }
 
 fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// The snapshot in Prometheus' text exposition format.
@@ -68,26 +95,95 @@ pub fn render(s: &Snapshot) -> String {
         let _ = writeln!(o, "# HELP {name} {help}");
         let _ = writeln!(o, "# TYPE {name} {kind}");
     };
-    head(&mut o, "assetwarden_resources", "gauge", "Resources seen, by CloudFormation type, account, region and DataClassification tag.");
+    head(
+        &mut o,
+        "assetwarden_resources",
+        "gauge",
+        "Resources seen, by CloudFormation type, account, region and DataClassification tag.",
+    );
     for ((t, a, r, c), n) in &s.resources {
-        let _ = writeln!(o, "assetwarden_resources{{type=\"{}\",account=\"{}\",region=\"{}\",classification=\"{}\"}} {n}", esc(t), esc(a), esc(r), esc(c));
+        let _ = writeln!(
+            o,
+            "assetwarden_resources{{type=\"{}\",account=\"{}\",region=\"{}\",classification=\"{}\"}} {n}",
+            esc(t),
+            esc(a),
+            esc(r),
+            esc(c)
+        );
     }
-    head(&mut o, "assetwarden_findings", "gauge", "Findings by severity, check and current status.");
+    head(
+        &mut o,
+        "assetwarden_findings",
+        "gauge",
+        "Findings by severity, check and current status.",
+    );
     for ((sev, check, status), n) in &s.findings {
-        let _ = writeln!(o, "assetwarden_findings{{severity=\"{}\",check=\"{}\",status=\"{}\"}} {n}", esc(sev), esc(check), esc(status));
+        let _ = writeln!(
+            o,
+            "assetwarden_findings{{severity=\"{}\",check=\"{}\",status=\"{}\"}} {n}",
+            esc(sev),
+            esc(check),
+            esc(status)
+        );
     }
-    head(&mut o, "assetwarden_noncompliant_resources", "gauge", "Resources with at least one open failure.");
-    let _ = writeln!(o, "assetwarden_noncompliant_resources {}", s.noncompliant_resources);
-    head(&mut o, "assetwarden_untagged_resources", "gauge", "Resources missing a required tag or carrying an invalid one.");
+    head(
+        &mut o,
+        "assetwarden_noncompliant_resources",
+        "gauge",
+        "Resources with at least one open failure.",
+    );
+    let _ = writeln!(
+        o,
+        "assetwarden_noncompliant_resources {}",
+        s.noncompliant_resources
+    );
+    head(
+        &mut o,
+        "assetwarden_untagged_resources",
+        "gauge",
+        "Resources missing a required tag or carrying an invalid one.",
+    );
     let _ = writeln!(o, "assetwarden_untagged_resources {}", s.untagged_resources);
-    head(&mut o, "assetwarden_scans_total", "counter", "Scans recorded in the state store.");
+    head(
+        &mut o,
+        "assetwarden_scans_total",
+        "counter",
+        "Scans recorded in the state store.",
+    );
     let _ = writeln!(o, "assetwarden_scans_total {}", s.scans);
-    head(&mut o, "assetwarden_last_scan_duration_seconds", "gauge", "Duration of the last recorded scan.");
-    let _ = writeln!(o, "assetwarden_last_scan_duration_seconds {}", s.last_scan_duration);
-    head(&mut o, "assetwarden_last_scan_timestamp_seconds", "gauge", "End of the last recorded scan, Unix time.");
-    let _ = writeln!(o, "assetwarden_last_scan_timestamp_seconds {}", s.last_scan_timestamp);
-    head(&mut o, "assetwarden_last_scan_resources", "gauge", "Resources the last recorded scan saw.");
-    let _ = writeln!(o, "assetwarden_last_scan_resources {}", s.last_scan_resources);
+    head(
+        &mut o,
+        "assetwarden_last_scan_duration_seconds",
+        "gauge",
+        "Duration of the last recorded scan.",
+    );
+    let _ = writeln!(
+        o,
+        "assetwarden_last_scan_duration_seconds {}",
+        s.last_scan_duration
+    );
+    head(
+        &mut o,
+        "assetwarden_last_scan_timestamp_seconds",
+        "gauge",
+        "End of the last recorded scan, Unix time.",
+    );
+    let _ = writeln!(
+        o,
+        "assetwarden_last_scan_timestamp_seconds {}",
+        s.last_scan_timestamp
+    );
+    head(
+        &mut o,
+        "assetwarden_last_scan_resources",
+        "gauge",
+        "Resources the last recorded scan saw.",
+    );
+    let _ = writeln!(
+        o,
+        "assetwarden_last_scan_resources {}",
+        s.last_scan_resources
+    );
     o
 }
 
@@ -98,7 +194,8 @@ mod tests {
     #[test]
     fn escapes_label_values() {
         let mut s = Snapshot::default();
-        s.findings.insert(("high".into(), "a\"b\\c\nd".into(), "FAIL".into()), 2);
+        s.findings
+            .insert(("high".into(), "a\"b\\c\nd".into(), "FAIL".into()), 2);
         let t = render(&s);
         assert!(t.contains(r#"check="a\"b\\c\nd""#), "{t}");
     }

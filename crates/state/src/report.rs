@@ -39,14 +39,22 @@ const SEVERITIES: [(&str, &str); 5] = [
 ];
 
 fn h(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// Horizontal bars, one per (label, value).
 fn bars(id: &str, title: &str, rows: &[(String, i64)], color: &str) -> String {
     let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1);
     let height = 24 * rows.len().max(1) + 30;
-    let mut s = format!("<figure id=\"{id}\"><figcaption>{}</figcaption><svg role=\"img\" aria-label=\"{}\" width=\"560\" height=\"{height}\" viewBox=\"0 0 560 {height}\">", h(title), h(title));
+    let mut s = format!(
+        "<figure id=\"{id}\"><figcaption>{}</figcaption><svg role=\"img\" aria-label=\"{}\" width=\"560\" height=\"{height}\" viewBox=\"0 0 560 {height}\">",
+        h(title),
+        h(title)
+    );
     if rows.is_empty() {
         s.push_str("<text x=\"10\" y=\"20\" class=\"empty\">no data</text>");
     }
@@ -69,17 +77,33 @@ fn bars(id: &str, title: &str, rows: &[(String, i64)], color: &str) -> String {
 }
 
 fn trunc(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
 }
 
 /// Stacked columns of open failures by severity, one per scan.
 fn trend_chart(p: &Period) -> String {
     let n = p.trend.len().max(1);
-    let max = p.trend.iter().map(|(_, c)| c.values().sum::<i64>()).max().unwrap_or(1).max(1);
+    let max = p
+        .trend
+        .iter()
+        .map(|(_, c)| c.values().sum::<i64>())
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let w = 560;
     let col = ((w - 60) / n).clamp(4, 60);
-    let mut s = format!("<figure id=\"trend\"><figcaption>Open failures by severity, per scan</figcaption><svg role=\"img\" aria-label=\"open failures by severity over time\" width=\"{w}\" height=\"260\" viewBox=\"0 0 {w} 260\">");
-    let _ = write!(s, "<line x1=\"40\" y1=\"220\" x2=\"{}\" y2=\"220\" stroke=\"#555\"/><text x=\"0\" y=\"20\" class=\"value\">{max}</text><text x=\"0\" y=\"220\" class=\"value\">0</text>", w - 10);
+    let mut s = format!(
+        "<figure id=\"trend\"><figcaption>Open failures by severity, per scan</figcaption><svg role=\"img\" aria-label=\"open failures by severity over time\" width=\"{w}\" height=\"260\" viewBox=\"0 0 {w} 260\">"
+    );
+    let _ = write!(
+        s,
+        "<line x1=\"40\" y1=\"220\" x2=\"{}\" y2=\"220\" stroke=\"#555\"/><text x=\"0\" y=\"20\" class=\"value\">{max}</text><text x=\"0\" y=\"220\" class=\"value\">0</text>",
+        w - 10
+    );
     if p.trend.is_empty() {
         s.push_str("<text x=\"60\" y=\"120\" class=\"empty\">no scans in this period</text>");
     }
@@ -93,15 +117,31 @@ fn trend_chart(p: &Period) -> String {
             }
             let hgt = v as f64 / max as f64 * 200.0;
             y -= hgt;
-            let _ = write!(s, "<rect class=\"sev-{sev}\" x=\"{x}\" y=\"{y:.1}\" width=\"{}\" height=\"{hgt:.1}\" fill=\"{color}\"><title>{}: {v} {sev}</title></rect>", col.saturating_sub(2), h(at));
+            let _ = write!(
+                s,
+                "<rect class=\"sev-{sev}\" x=\"{x}\" y=\"{y:.1}\" width=\"{}\" height=\"{hgt:.1}\" fill=\"{color}\"><title>{}: {v} {sev}</title></rect>",
+                col.saturating_sub(2),
+                h(at)
+            );
         }
-        if i == 0 || i + 1 == p.trend.len() {
-            let _ = write!(s, "<text x=\"{x}\" y=\"240\" class=\"value\">{}</text>", h(&at.chars().take(16).collect::<String>()));
+        let last = i + 1 == p.trend.len();
+        if i == 0 || (last && i * col >= 140) {
+            let anchor = if last && i > 0 { "end" } else { "start" };
+            let lx = if last && i > 0 { x + col } else { x };
+            let _ = write!(
+                s,
+                "<text x=\"{lx}\" y=\"240\" text-anchor=\"{anchor}\" class=\"value\">{}</text>",
+                h(&at.chars().take(16).collect::<String>())
+            );
         }
     }
     let mut lx = 60;
     for (sev, color) in SEVERITIES {
-        let _ = write!(s, "<rect x=\"{lx}\" y=\"248\" width=\"10\" height=\"10\" fill=\"{color}\"/><text x=\"{}\" y=\"257\" class=\"value\">{sev}</text>", lx + 14);
+        let _ = write!(
+            s,
+            "<rect x=\"{lx}\" y=\"248\" width=\"10\" height=\"10\" fill=\"{color}\"/><text x=\"{}\" y=\"257\" class=\"value\">{sev}</text>",
+            lx + 14
+        );
         lx += 95;
     }
     s.push_str("</svg></figure>");
@@ -130,9 +170,19 @@ pub fn html(p: &Period, title: &str) -> String {
          .cards b{{display:block;font-size:22px}}</style></head><body>",
         h(title)
     );
-    let _ = write!(o, "<h1>{}</h1><p>Since {} · {} scans</p>", h(title), p.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), p.scans);
+    let _ = write!(
+        o,
+        "<h1>{}</h1><p>Since {} · {} scans</p>",
+        h(title),
+        p.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        p.scans
+    );
     let c = |k: &str| p.changes.get(k).copied().unwrap_or(0);
-    let open_now = p.trend.last().map(|(_, c)| c.values().sum::<i64>()).unwrap_or(0);
+    let open_now = p
+        .trend
+        .last()
+        .map(|(_, c)| c.values().sum::<i64>())
+        .unwrap_or(0);
     let _ = write!(
         o,
         "<div class=\"cards\" id=\"cards\"><div>open failures<b>{open_now}</b></div><div>new<b>{}</b></div><div>resolved<b>{}</b></div><div>regressed<b>{}</b></div><div>suppressed<b>{}</b></div></div>",
@@ -146,54 +196,118 @@ pub fn html(p: &Period, title: &str) -> String {
     o.push_str(&bars(
         "changes",
         "New and resolved in the period",
-        &[("new".to_string(), c("new")), ("resolved".to_string(), c("resolved")), ("regressed".to_string(), c("regressed")), ("suppressed".to_string(), c("suppressed"))],
+        &[
+            ("new".to_string(), c("new")),
+            ("resolved".to_string(), c("resolved")),
+            ("regressed".to_string(), c("regressed")),
+            ("suppressed".to_string(), c("suppressed")),
+        ],
         "#1976d2",
     ));
     o.push_str("<h2>Compliance</h2>");
     let fw: Vec<(String, i64)> = p
         .by_framework
         .iter()
-        .map(|(k, (pass, fail))| (format!("{k} ({}%)", if pass + fail > 0 { pass * 100 / (pass + fail) } else { 100 }), *fail))
+        .map(|(k, (pass, fail))| {
+            (
+                format!(
+                    "{k} ({}%)",
+                    if pass + fail > 0 {
+                        pass * 100 / (pass + fail)
+                    } else {
+                        100
+                    }
+                ),
+                *fail,
+            )
+        })
         .collect();
-    o.push_str(&bars("frameworks", "Open failures by framework (compliance %)", &fw, "#d32f2f"));
+    o.push_str(&bars(
+        "frameworks",
+        "Open failures by framework (compliance %)",
+        &fw,
+        "#d32f2f",
+    ));
+    o.push_str("<h2>Assets</h2>");
+    o.push_str(&bars(
+        "by-class",
+        "By classification",
+        &sorted(&p.by_class),
+        "#388e3c",
+    ));
+    o.push_str(&bars(
+        "by-owner",
+        "By owner",
+        &sorted(&p.by_owner),
+        "#00796b",
+    ));
+    o.push_str(&bars("by-type", "By type", &sorted(&p.by_type), "#5d4037"));
+    o.push_str("<h2>Riskiest assets</h2><table id=\"top\"><thead><tr><th>resource</th><th>open failures</th><th>risk</th></tr></thead><tbody>");
+    for (arn, name, risk, n) in &p.top {
+        let _ = write!(
+            o,
+            "<tr><td title=\"{}\">{}</td><td>{n}</td><td>{risk}</td></tr>",
+            h(arn),
+            h(name)
+        );
+    }
+    o.push_str("</tbody></table>");
+    o.push_str("<h2>Budgets</h2><p id=\"budgets\">No budget data: budgets are read by the AWS adapters.</p>");
+    o.push_str("<h2>Compliance by check</h2>");
     o.push_str("<table id=\"checks\"><thead><tr><th>check</th><th>title</th><th>passing</th><th>failing</th><th>compliance</th></tr></thead><tbody>");
     let mut checks: Vec<_> = p.by_check.iter().collect();
     checks.sort_by(|a, b| b.1.2.cmp(&a.1.2).then(a.0.cmp(b.0)));
     for (id, (title, pass, fail)) in checks {
-        let pct = if pass + fail > 0 { pass * 100 / (pass + fail) } else { 100 };
-        let _ = write!(o, "<tr><td><code>{}</code></td><td>{}</td><td>{pass}</td><td>{fail}</td><td>{pct}%</td></tr>", h(id), h(title));
+        let pct = if pass + fail > 0 {
+            pass * 100 / (pass + fail)
+        } else {
+            100
+        };
+        let _ = write!(
+            o,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{pass}</td><td>{fail}</td><td>{pct}%</td></tr>",
+            h(id),
+            h(title)
+        );
     }
     o.push_str("</tbody></table>");
-    o.push_str("<h2>Assets</h2>");
-    o.push_str(&bars("by-class", "By classification", &sorted(&p.by_class), "#388e3c"));
-    o.push_str(&bars("by-owner", "By owner", &sorted(&p.by_owner), "#00796b"));
-    o.push_str(&bars("by-type", "By type", &sorted(&p.by_type), "#5d4037"));
-    o.push_str("<h2>Riskiest assets</h2><table id=\"top\"><thead><tr><th>resource</th><th>open failures</th><th>risk</th></tr></thead><tbody>");
-    for (arn, name, risk, n) in &p.top {
-        let _ = write!(o, "<tr><td title=\"{}\">{}</td><td>{n}</td><td>{risk}</td></tr>", h(arn), h(name));
-    }
-    o.push_str("</tbody></table>");
-    o.push_str("<h2>Budgets</h2><p id=\"budgets\">No budget data: budgets are read by the AWS adapters.</p>");
     o.push_str("</body></html>\n");
     o
 }
 
 /// The report in Markdown.
 pub fn markdown(p: &Period, title: &str) -> String {
-    let mut o = format!("# {title}\n\nSince {} · {} scans\n\n", p.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), p.scans);
+    let mut o = format!(
+        "# {title}\n\nSince {} · {} scans\n\n",
+        p.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        p.scans
+    );
     let c = |k: &str| p.changes.get(k).copied().unwrap_or(0);
-    let _ = writeln!(o, "| new | resolved | regressed | suppressed |\n|---:|---:|---:|---:|\n| {} | {} | {} | {} |\n", c("new"), c("resolved"), c("regressed"), c("suppressed"));
+    let _ = writeln!(
+        o,
+        "| new | resolved | regressed | suppressed |\n|---:|---:|---:|---:|\n| {} | {} | {} | {} |\n",
+        c("new"),
+        c("resolved"),
+        c("regressed"),
+        c("suppressed")
+    );
     if let Some((at, counts)) = p.trend.last() {
         let _ = writeln!(o, "Open failures after the last scan ({at}):\n");
         for (sev, _) in SEVERITIES {
             let _ = writeln!(o, "- {sev}: {}", counts.get(sev).copied().unwrap_or(0));
         }
     }
-    let _ = writeln!(o, "\n## Compliance by framework\n\n| framework | passing | failing |\n|---|---:|---:|");
+    let _ = writeln!(
+        o,
+        "\n## Compliance by framework\n\n| framework | passing | failing |\n|---|---:|---:|"
+    );
     for (k, (pass, fail)) in &p.by_framework {
         let _ = writeln!(o, "| {k} | {pass} | {fail} |");
     }
-    let _ = writeln!(o, "\n## Riskiest assets\n\n| resource | open failures | risk |\n|---|---:|---:|");
+    let _ = writeln!(
+        o,
+        "\n## Riskiest assets\n\n| resource | open failures | risk |\n|---|---:|---:|"
+    );
     for (_, name, risk, n) in &p.top {
         let _ = writeln!(o, "| {} | {n} | {risk} |", name.replace('|', "\\|"));
     }

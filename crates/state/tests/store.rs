@@ -16,7 +16,11 @@ fn vol(id: &str, encrypted: serde_json::Value) -> serde_json::Value {
 
 fn scan(items: &[serde_json::Value]) -> ScanReport {
     let p = Policy::from_str_named(POLICY, "p.yaml", &assetwarden_core::checks::catalog()).unwrap();
-    let e = Engine::builder().policy(p).now(Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap()).build().unwrap();
+    let e = Engine::builder()
+        .policy(p)
+        .now(Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap())
+        .build()
+        .unwrap();
     let text: String = items.iter().map(|i| i.to_string() + "\n").collect();
     let mut b = e.report_builder(true);
     e.scan_iter(InventoryBytes::new("t", text.into_bytes()).events(), &mut b);
@@ -33,18 +37,36 @@ fn tmp(name: &str) -> std::path::PathBuf {
 #[test]
 fn transitions_over_runs() {
     let mut s = Store::open(tmp("transitions")).unwrap();
-    let (_, t) = s.record(&scan(&[vol("a", json!(false)), vol("b", json!(true))]), "run 1").unwrap();
+    let (_, t) = s
+        .record(
+            &scan(&[vol("a", json!(false)), vol("b", json!(true))]),
+            "run 1",
+        )
+        .unwrap();
     assert_eq!((t.new, t.still_open, t.resolved), (1, 0, 0));
-    let (_, t) = s.record(&scan(&[vol("a", json!(false)), vol("b", json!(false))]), "run 2").unwrap();
+    let (_, t) = s
+        .record(
+            &scan(&[vol("a", json!(false)), vol("b", json!(false))]),
+            "run 2",
+        )
+        .unwrap();
     assert_eq!((t.new, t.still_open, t.regressed), (1, 1, 0));
-    let (_, t) = s.record(&scan(&[vol("a", json!(true)), vol("b", json!(false))]), "run 3").unwrap();
+    let (_, t) = s
+        .record(
+            &scan(&[vol("a", json!(true)), vol("b", json!(false))]),
+            "run 3",
+        )
+        .unwrap();
     assert_eq!((t.resolved, t.still_open), (1, 1));
     let (_, t) = s.record(&scan(&[vol("a", json!(false))]), "run 4").unwrap();
     assert_eq!(t.regressed, 1, "{t:?}");
     // b was not in run 4: a partial scan resolves nothing.
     let (from, to, changes) = s.history(Some(2), None).unwrap();
     assert_eq!((from, to), (2, 4));
-    let kinds: Vec<(&str, &str)> = changes.iter().map(|c| (c.kind.as_str(), c.arn.rsplit('/').next().unwrap())).collect();
+    let kinds: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|c| (c.kind.as_str(), c.arn.rsplit('/').next().unwrap()))
+        .collect();
     assert_eq!(kinds, vec![("resolved", "a"), ("regressed", "a")]);
     assert_eq!(s.scans(10).unwrap().len(), 4);
 }
@@ -56,7 +78,11 @@ fn unknown_never_resolves_and_suppression_is_a_transition() {
     let mut unseen = vol("a", json!(true));
     unseen["unobserved"] = json!([{"path": "configuration.encrypted", "reason": "AccessDenied"}]);
     let (_, t) = s.record(&scan(&[unseen]), "2").unwrap();
-    assert_eq!(t, Default::default(), "an UNKNOWN result must not resolve an open failure");
+    assert_eq!(
+        t,
+        Default::default(),
+        "an UNKNOWN result must not resolve an open failure"
+    );
     let snap = s.snapshot().unwrap();
     assert_eq!(snap.noncompliant_resources, 1);
     let db = json!({"resourceType": "AWS::RDS::DBInstance", "arn": "arn:aws:rds:eu-west-1:111111111111:db:legacy", "tags": {}, "supplementaryConfiguration": {}, "configuration": {"publiclyAccessible": true}});
@@ -68,7 +94,9 @@ fn unknown_never_resolves_and_suppression_is_a_transition() {
 fn two_writers_at_once_do_not_corrupt_it() {
     let path = tmp("concurrent");
     Store::open(&path).unwrap();
-    let items: Vec<serde_json::Value> = (0..300).map(|i| vol(&format!("v{i}"), json!(i % 2 == 0))).collect();
+    let items: Vec<serde_json::Value> = (0..300)
+        .map(|i| vol(&format!("v{i}"), json!(i % 2 == 0)))
+        .collect();
     let report = scan(&items);
     let handles: Vec<_> = (0..2)
         .map(|_| {
@@ -88,9 +116,17 @@ fn two_writers_at_once_do_not_corrupt_it() {
     let s = Store::open(&path).unwrap();
     assert_eq!(s.scans(100).unwrap().len(), 10);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(ok, "ok");
-    let open: i64 = conn.query_row("SELECT COUNT(*) FROM findings WHERE state = 'open'", [], |r| r.get(0)).unwrap();
+    let open: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM findings WHERE state = 'open'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(open, 150);
 }
 
@@ -104,7 +140,11 @@ fn migrations_are_versioned_and_a_newer_schema_is_refused() {
     assert_eq!(s.schema_version().unwrap(), Store::SCHEMA_VERSION);
     drop(s);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 'x')", []).unwrap();
+    conn.execute(
+        "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 'x')",
+        [],
+    )
+    .unwrap();
     drop(conn);
     let e = Store::open(&path).unwrap_err();
     assert!(e.to_string().contains("schema version 99, newer"), "{e}");
@@ -113,8 +153,13 @@ fn migrations_are_versioned_and_a_newer_schema_is_refused() {
 #[test]
 fn report_and_metrics_show_the_period() {
     let mut s = Store::open(tmp("report")).unwrap();
-    s.record(&scan(&[vol("a", json!(false)), vol("b", json!(false))]), "1").unwrap();
-    s.record(&scan(&[vol("a", json!(true)), vol("b", json!(false))]), "2").unwrap();
+    s.record(
+        &scan(&[vol("a", json!(false)), vol("b", json!(false))]),
+        "1",
+    )
+    .unwrap();
+    s.record(&scan(&[vol("a", json!(true)), vol("b", json!(false))]), "2")
+        .unwrap();
     let p = s.period(Utc::now() - chrono::Duration::hours(24)).unwrap();
     assert_eq!(p.scans, 2);
     assert_eq!(p.changes.get("new"), Some(&2));
@@ -122,8 +167,15 @@ fn report_and_metrics_show_the_period() {
     assert_eq!(p.by_class.get("internal"), Some(&2));
     assert_eq!(p.top.len(), 1);
     let html = report::html(&p, "Daily <report>");
-    assert!(html.contains("<svg") && html.contains("id=\"trend\"") && html.contains("Daily &lt;report&gt;"));
-    assert!(!html.contains("http://") && !html.contains("https://"), "self-contained");
+    assert!(
+        html.contains("<svg")
+            && html.contains("id=\"trend\"")
+            && html.contains("Daily &lt;report&gt;")
+    );
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "self-contained"
+    );
     let md = report::markdown(&p, "Daily");
     assert!(md.contains("| 2 | 1 | 0 | 0 |"), "{md}");
     let m = metrics::render(&s.snapshot().unwrap());

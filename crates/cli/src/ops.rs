@@ -1,0 +1,204 @@
+//! `--state`, `history`, `report` and `serve`: what is built on the state store.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use assetwarden_core::report::ScanReport;
+use assetwarden_state::{Store, metrics, report};
+
+/// Records a scan and (optionally) writes the metrics textfile.
+pub fn record(
+    state: &Path,
+    report: &ScanReport,
+    label: &str,
+    metrics_file: Option<&Path>,
+) -> Result<()> {
+    let mut store = Store::open(state)?;
+    let (id, t) = store.record(report, label)?;
+    eprintln!(
+        "recorded scan {id} in {}: {} new, {} still open, {} resolved, {} regressed, {} suppressed",
+        state.display(),
+        t.new,
+        t.still_open,
+        t.resolved,
+        t.regressed,
+        t.suppressed
+    );
+    if let Some(path) = metrics_file {
+        let text = metrics::render(&store.snapshot()?);
+        let tmp = path.with_extension("prom.tmp");
+        std::fs::write(&tmp, text).with_context(|| format!("cannot write `{}`", tmp.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Arguments of `history`.
+#[derive(clap::Args)]
+pub struct HistoryArgs {
+    /// The state store.
+    #[arg(long, env = "ASSETWARDEN_STATE")]
+    state: PathBuf,
+    /// The earlier scan (default: the one before `--to`).
+    #[arg(long)]
+    from: Option<i64>,
+    /// The later scan (default: the last).
+    #[arg(long)]
+    to: Option<i64>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn history(args: HistoryArgs) -> Result<ExitCode> {
+    if !args.state.exists() {
+        bail!(
+            "no state store at `{}` (record scans with `assetwarden scan --state`)",
+            args.state.display()
+        );
+    }
+    let store = Store::open(&args.state)?;
+    let (from, to, changes) = store.history(args.from, args.to)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"from": from, "to": to, "changes": changes})
+            )?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("changes after scan {from} up to scan {to}:");
+    if changes.is_empty() {
+        println!("  nothing changed");
+    }
+    for c in &changes {
+        println!(
+            "  scan {:<4} {:<10} {:<9} {:<36} {}",
+            c.scan_id, c.kind, c.severity, c.check_id, c.arn
+        );
+    }
+    let count = |k: &str| changes.iter().filter(|c| c.kind == k).count();
+    println!(
+        "{} new, {} resolved, {} regressed, {} suppressed",
+        count("new"),
+        count("resolved"),
+        count("regressed"),
+        count("suppressed")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `24h`, `7d`, `90m`, `3600s`.
+fn parse_since(s: &str) -> Result<chrono::Duration> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = num
+        .parse()
+        .map_err(|_| anyhow!("invalid duration `{s}` (e.g. 24h, 7d, 90m)"))?;
+    Ok(match unit {
+        "s" => chrono::Duration::seconds(n),
+        "m" => chrono::Duration::minutes(n),
+        "h" | "" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        _ => bail!("invalid duration `{s}` (e.g. 24h, 7d, 90m)"),
+    })
+}
+
+/// Arguments of `report`.
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// The state store.
+    #[arg(long, env = "ASSETWARDEN_STATE")]
+    state: PathBuf,
+    /// The period: `24h`, `7d`, ...
+    #[arg(long, default_value = "24h")]
+    since: String,
+    /// Folder for `report.html` and `report.md`.
+    #[arg(long, default_value = ".")]
+    out: PathBuf,
+    /// The report's title.
+    #[arg(long, default_value = "Assetwarden daily report")]
+    title: String,
+}
+
+pub fn report(args: ReportArgs) -> Result<ExitCode> {
+    if !args.state.exists() {
+        bail!(
+            "no state store at `{}` (record scans with `assetwarden scan --state`)",
+            args.state.display()
+        );
+    }
+    let since = chrono::Utc::now() - parse_since(&args.since)?;
+    let store = Store::open(&args.state)?;
+    let p = store.period(since)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create `{}`", args.out.display()))?;
+    let html = args.out.join("report.html");
+    let md = args.out.join("report.md");
+    std::fs::write(&html, report::html(&p, &args.title))
+        .with_context(|| format!("cannot write `{}`", html.display()))?;
+    std::fs::write(&md, report::markdown(&p, &args.title))
+        .with_context(|| format!("cannot write `{}`", md.display()))?;
+    let c = |k: &str| p.changes.get(k).copied().unwrap_or(0);
+    println!(
+        "{} scans since {}: {} new, {} resolved, {} regressed; wrote {} and {}",
+        p.scans,
+        since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        c("new"),
+        c("resolved"),
+        c("regressed"),
+        html.display(),
+        md.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The state store whose current state the metrics show.
+    #[arg(long, env = "ASSETWARDEN_STATE")]
+    state: PathBuf,
+    /// Address to serve `/metrics` on.
+    #[arg(long, default_value = "127.0.0.1:9477")]
+    metrics_addr: String,
+}
+
+pub fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let listener = std::net::TcpListener::bind(&args.metrics_addr)
+        .with_context(|| format!("cannot listen on `{}`", args.metrics_addr))?;
+    eprintln!(
+        "serving metrics on http://{}/metrics",
+        listener.local_addr()?
+    );
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+        let mut line = String::new();
+        if BufReader::new(&stream).read_line(&mut line).is_err() {
+            continue;
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("/");
+        let (status, ctype, body) = match path {
+            "/metrics" => match Store::open(&args.state).and_then(|s| s.snapshot()) {
+                Ok(snap) => (
+                    "200 OK",
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    metrics::render(&snap),
+                ),
+                Err(e) => ("500 Internal Server Error", "text/plain", format!("{e}\n")),
+            },
+            "/healthz" => ("200 OK", "text/plain", "ok\n".to_string()),
+            _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
+        };
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
