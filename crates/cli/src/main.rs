@@ -65,6 +65,11 @@ enum Command {
     Report(ops::ReportArgs),
     /// Serve Prometheus metrics from the state store.
     Serve(ops::ServeArgs),
+    /// Notifications: send a test message on every route of a policy.
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
     /// The built-in checks.
     Checks {
         #[command(subcommand)]
@@ -81,6 +86,16 @@ enum TagCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
         format: PlanFormat,
+    },
+}
+
+#[derive(Subcommand)]
+enum NotifyCommand {
+    /// Send a test message on each route of the policy's `notifications`.
+    Test {
+        /// The policy file.
+        #[arg(long, short = 'p')]
+        policy: PathBuf,
     },
 }
 
@@ -222,6 +237,10 @@ struct ScanArgs {
     /// Write Prometheus metrics to this file (node_exporter's textfile collector); needs `--state`.
     #[arg(long, requires = "state")]
     metrics_file: Option<PathBuf>,
+    /// Announce new and regressed findings on the policy's notification routes; needs `--state`
+    /// (which remembers what was already announced, and keeps an outbox of what could not be).
+    #[arg(long, requires = "state")]
+    notify: bool,
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -253,6 +272,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::History(args) => ops::history(args),
         Command::Report(args) => ops::report(args),
         Command::Serve(args) => ops::serve(args),
+        Command::Notify {
+            command: NotifyCommand::Test { policy },
+        } => ops::notify_test(&load_policy(Some(&policy))?),
         Command::Tag {
             command: TagCommand::Plan { input, format },
         } => tag_plan(input, format),
@@ -593,7 +615,11 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        ops::record(state, &report, &label, args.metrics_file.as_deref())?;
+        let scan_id = ops::record(state, &report, &label, args.metrics_file.as_deref())?;
+        if args.notify {
+            let policy = load_policy(args.input.policy.as_deref())?;
+            ops::notify(state, scan_id, &report, &policy)?;
+        }
     }
     for e in &report.expired_exceptions {
         eprintln!(

@@ -14,7 +14,7 @@ pub fn record(
     report: &ScanReport,
     label: &str,
     metrics_file: Option<&Path>,
-) -> Result<()> {
+) -> Result<i64> {
     let mut store = Store::open(state)?;
     let (id, t) = store.record(report, label)?;
     eprintln!(
@@ -33,7 +33,104 @@ pub fn record(
         std::fs::rename(&tmp, path)
             .with_context(|| format!("cannot write `{}`", path.display()))?;
     }
+    Ok(id)
+}
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+fn router(policy: &assetwarden_core::Policy) -> Result<assetwarden_notify::Router> {
+    let env = |k: &str| std::env::var(k).ok();
+    Ok(assetwarden_notify::Router::from_policy(policy, &env)?)
+}
+
+/// Announces the scan's new and regressed findings, and what waits in the outbox.
+pub fn notify(
+    state: &Path,
+    scan_id: i64,
+    report: &ScanReport,
+    policy: &assetwarden_core::Policy,
+) -> Result<()> {
+    let router = router(policy)?;
+    if router.routes.is_empty() {
+        eprintln!("note: the policy has no notification routes");
+        return Ok(());
+    }
+    let mut store = Store::open(state)?;
+    let mut ids: std::collections::BTreeSet<String> =
+        store.announcements(scan_id)?.into_iter().collect();
+    ids.extend(store.outbox()?.into_iter().map(|(id, _)| id));
+    let findings: Vec<assetwarden_core::Finding> = report
+        .findings
+        .iter()
+        .filter(|f| ids.contains(&f.id) && f.status == assetwarden_core::Status::Fail)
+        .cloned()
+        .collect();
+    if findings.is_empty() {
+        eprintln!("nothing new to announce");
+        return Ok(());
+    }
+    let subject = format!(
+        "Assetwarden: {} new or regressed finding(s) ({})",
+        findings.len(),
+        report.policy
+    );
+    let outcomes = runtime()?.block_on(router.deliver(&findings, &subject, chrono::Utc::now()));
+    for o in &outcomes {
+        let status = match (o.status.as_str(), o.retryable) {
+            ("sent", _) => "sent",
+            ("deferred", _) | ("failed", true) => "pending",
+            _ => "failed",
+        };
+        store.record_notification(&o.finding_ids, &o.route, status)?;
+        match &o.error {
+            Some(e) => eprintln!(
+                "route `{}`: {} finding(s) {} ({e}){}",
+                o.route,
+                o.finding_ids.len(),
+                o.status,
+                if status == "pending" {
+                    "; kept in the outbox"
+                } else {
+                    ""
+                }
+            ),
+            None => eprintln!(
+                "route `{}`: {} finding(s) {}",
+                o.route,
+                o.finding_ids.len(),
+                o.status
+            ),
+        }
+    }
     Ok(())
+}
+
+/// `notify test`.
+pub fn notify_test(policy: &assetwarden_core::Policy) -> Result<ExitCode> {
+    let router = router(policy)?;
+    if router.routes.is_empty() {
+        bail!("the policy has no notification routes");
+    }
+    let outcomes = runtime()?.block_on(router.test());
+    let mut bad = 0;
+    for o in &outcomes {
+        match &o.error {
+            None => println!("route `{}`: test message sent", o.route),
+            Some(e) => {
+                bad += 1;
+                println!("route `{}`: failed: {e}", o.route);
+            }
+        }
+    }
+    Ok(if bad > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Arguments of `history`.

@@ -44,6 +44,99 @@ pub struct PolicyDoc {
     /// Suppressions, each with a reason, an owner and an expiry date.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exceptions: Vec<ExceptionDoc>,
+    /// Where findings are announced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<NotificationsDoc>,
+}
+
+/// Notification routes.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsDoc {
+    /// The routes; a finding goes to every route that matches it.
+    pub routes: Vec<RouteDoc>,
+}
+
+/// The kind of a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteKind {
+    /// A Slack incoming webhook (Block Kit).
+    Slack,
+    /// E-mail over SMTP.
+    Email,
+    /// A JSON webhook signed with HMAC-SHA256.
+    Webhook,
+}
+
+/// Quiet hours (UTC): findings below `critical` wait in the outbox until they end.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHoursDoc {
+    /// Start, `HH:MM`.
+    pub start: String,
+    /// End, `HH:MM` (may be earlier than the start: the hours span midnight).
+    pub end: String,
+}
+
+/// How to reach an SMTP server. Credentials come from the environment.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpDoc {
+    /// Host name.
+    pub host: String,
+    /// Port (default 587).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// `starttls` (default), `tls` or `none` (tests only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
+    /// Environment variable holding the user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_env: Option<String>,
+    /// Environment variable holding the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+}
+
+/// One notification route.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteDoc {
+    /// A unique name.
+    pub name: String,
+    /// Slack, e-mail or webhook.
+    pub kind: RouteKind,
+    /// Environment variable holding the webhook URL (Slack and webhook routes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_env: Option<String>,
+    /// Environment variable holding the HMAC key (webhook routes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    /// SMTP server (e-mail routes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpDoc>,
+    /// Sender (e-mail routes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Recipients (e-mail routes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<String>,
+    /// Only findings of at least this severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_severity: Option<Severity>,
+    /// Only these checks (ids or globs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+    /// Only checks of these frameworks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frameworks: Vec<String>,
+    /// Send each owner a digest of their own assets: the tag holding the owner's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest_by_owner: Option<String>,
+    /// Quiet hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHoursDoc>,
 }
 
 /// The classification scheme.
@@ -884,6 +977,82 @@ impl Policy {
                 expires,
                 location: d.location(&at),
             });
+        }
+
+        // Notification routes.
+        if let Some(n) = &doc.notifications {
+            let mut names = BTreeSet::new();
+            let env_ok = |v: &str| {
+                !v.is_empty()
+                    && v.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            };
+            for (i, r) in n.routes.iter().enumerate() {
+                let at = format!("notifications.routes[{i}]");
+                if !names.insert(r.name.clone()) {
+                    d.push(
+                        &format!("{at}.name"),
+                        format!("duplicate route name `{}`", r.name),
+                    );
+                }
+                for (field, v) in [("url_env", &r.url_env), ("secret_env", &r.secret_env)] {
+                    if let Some(v) = v
+                        && !env_ok(v)
+                    {
+                        d.push(
+                            &format!("{at}.{field}"),
+                            format!("`{v}` is not an environment variable name (A-Z, 0-9, _)"),
+                        );
+                    }
+                }
+                match r.kind {
+                    RouteKind::Slack | RouteKind::Webhook if r.url_env.is_none() => {
+                        d.push(&at, format!("route `{}` needs `url_env`: the webhook URL is a secret and comes from the environment", r.name));
+                    }
+                    RouteKind::Email => {
+                        if r.smtp.is_none() {
+                            d.push(&at, format!("route `{}` needs `smtp`", r.name));
+                        }
+                        if r.from.is_none() {
+                            d.push(&at, format!("route `{}` needs `from`", r.name));
+                        }
+                        if r.to.is_empty() && r.digest_by_owner.is_none() {
+                            d.push(
+                                &at,
+                                format!("route `{}` needs `to` or `digest_by_owner`", r.name),
+                            );
+                        }
+                        for (j, a) in r.from.iter().chain(r.to.iter()).enumerate() {
+                            if a.contains(['\r', '\n']) || !a.contains('@') {
+                                d.push(
+                                    &format!("{at}.to[{j}]"),
+                                    format!("`{}` is not an e-mail address", a.escape_debug()),
+                                );
+                            }
+                        }
+                        if let Some(t) = r.smtp.as_ref().and_then(|s| s.tls.as_deref())
+                            && !matches!(t, "starttls" | "tls" | "none")
+                        {
+                            d.push(
+                                &format!("{at}.smtp.tls"),
+                                format!("unknown TLS mode `{t}` (starttls, tls or none)"),
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+                if let Some(q) = &r.quiet_hours {
+                    for (field, v) in [("start", &q.start), ("end", &q.end)] {
+                        if chrono::NaiveTime::parse_from_str(v, "%H:%M").is_err() {
+                            d.push(
+                                &format!("{at}.quiet_hours.{field}"),
+                                format!("`{v}` is not a time of the form HH:MM"),
+                            );
+                        }
+                    }
+                }
+                let _ = compile_globs(&mut d, &format!("{at}.checks"), &r.checks);
+            }
         }
 
         if !d.out.is_empty() {

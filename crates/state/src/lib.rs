@@ -447,6 +447,75 @@ impl Store {
             .map_err(self.err())
     }
 
+    /// The findings that became new or regressed in scan `scan_id`.
+    pub fn announcements(&self, scan_id: i64) -> Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT finding_id FROM transitions WHERE scan_id = ?1 AND kind IN ('new', 'regressed')")
+            .map_err(self.err())?;
+        let rows = st
+            .query_map(params![scan_id], |r| r.get(0))
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<String>, _>>().map_err(self.err())
+    }
+
+    /// Notifications waiting in the outbox (deferred or failed with a retryable error), as
+    /// (finding id, route) pairs, for findings still open.
+    pub fn outbox(&self) -> Result<Vec<(String, String)>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT DISTINCT n.finding_id, n.route FROM notifications n JOIN findings f ON f.id = n.finding_id
+                 WHERE n.status = 'pending' AND f.state = 'open'",
+            )
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// Records a delivery: `sent`, `pending` (kept in the outbox) or `failed` (permanent).
+    pub fn record_notification(
+        &mut self,
+        finding_ids: &[String],
+        route: &str,
+        status: &str,
+    ) -> Result<()> {
+        let path = self.path.display().to_string();
+        let err = |source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        {
+            let mut clear = tx.prepare_cached("UPDATE notifications SET status = 'superseded' WHERE finding_id = ?1 AND route = ?2 AND status = 'pending'").map_err(err)?;
+            let mut ins = tx
+                .prepare_cached("INSERT INTO notifications (finding_id, route, state_key, sent_at, status) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(err)?;
+            let now = Utc::now().to_rfc3339();
+            for id in finding_ids {
+                clear.execute(params![id, route]).map_err(err)?;
+                ins.execute(params![
+                    id,
+                    route,
+                    "open",
+                    if status == "sent" {
+                        Some(now.clone())
+                    } else {
+                        None
+                    },
+                    status
+                ])
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
     /// The recorded scans, newest first.
     pub fn scans(&self, limit: usize) -> Result<Vec<ScanRow>> {
         let mut st = self
