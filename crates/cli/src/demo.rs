@@ -93,6 +93,7 @@ pub fn run(out: &Path) -> Result<ExitCode> {
         None,
         true,
         false,
+        false,
     )?;
 
     println!(

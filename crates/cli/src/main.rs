@@ -510,12 +510,14 @@ pub(crate) fn run_scan(
     ndjson: Option<&mut dyn Write>,
     keep_pass: bool,
     keep_na: bool,
+    force_keep: bool,
 ) -> Result<ScanReport> {
-    let keep = ndjson.is_none();
+    // A state store needs every verdict (a PASS resolves a failure), whatever is printed.
+    let keep = ndjson.is_none() || force_keep;
     let mut sink = CliSink {
         report: engine
             .report_builder(keep)
-            .keep_pass(keep_pass)
+            .keep_pass(keep_pass || force_keep)
             .keep_not_applicable(keep_na),
         ndjson,
         keep_pass,
@@ -561,6 +563,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             Some(&mut bw),
             !args.no_pass,
             args.include_not_applicable,
+            args.state.is_some(),
         )?;
         bw.flush()?;
         r
@@ -572,8 +575,29 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             None,
             !args.no_pass,
             args.include_not_applicable,
+            args.state.is_some(),
         )?
     };
+    let mut report = report;
+    if let Some(state) = &args.state {
+        let label = args
+            .input
+            .inventory
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let scan_id = ops::record(state, &report, &label, args.metrics_file.as_deref())?;
+        if args.notify {
+            let policy = load_policy(args.input.policy.as_deref())?;
+            ops::notify(state, scan_id, &report, &policy)?;
+        }
+        if args.no_pass {
+            report
+                .findings
+                .retain(|f| f.status != assetwarden_core::Status::Pass);
+        }
+    }
     let text = match args.format {
         Format::Ndjson => None,
         Format::Table => Some(output::table(&report, table_width())),
@@ -606,20 +630,6 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     }
     if args.format != Format::Table {
         eprintln!("{}", output::summary_line(&report));
-    }
-    if let Some(state) = &args.state {
-        let label = args
-            .input
-            .inventory
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let scan_id = ops::record(state, &report, &label, args.metrics_file.as_deref())?;
-        if args.notify {
-            let policy = load_policy(args.input.policy.as_deref())?;
-            ops::notify(state, scan_id, &report, &policy)?;
-        }
     }
     for e in &report.expired_exceptions {
         eprintln!(
@@ -669,7 +679,7 @@ fn tag_plan(input: InputArgs, format: PlanFormat) -> Result<ExitCode> {
         bail!("the policy has no classification scheme, so there is no tag plan");
     }
     let ctx = raw_ctx(&input)?;
-    let report = run_scan(&engine, &input.inventory, &ctx, None, false, false)?;
+    let report = run_scan(&engine, &input.inventory, &ctx, None, false, false, false)?;
     match format {
         PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&report.tag_plans)?),
         PlanFormat::Table => print!("{}", demo::plan_table(&report, usize::MAX)),

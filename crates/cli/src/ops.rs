@@ -16,10 +16,12 @@ pub fn record(
     metrics_file: Option<&Path>,
 ) -> Result<i64> {
     let mut store = Store::open(state)?;
+    let started = std::time::Instant::now();
     let (id, t) = store.record(report, label)?;
     eprintln!(
-        "recorded scan {id} in {}: {} new, {} still open, {} resolved, {} regressed, {} suppressed",
+        "recorded scan {id} in {} ({} ms): {} new, {} still open, {} resolved, {} regressed, {} suppressed",
         state.display(),
+        started.elapsed().as_millis(),
         t.new,
         t.still_open,
         t.resolved,

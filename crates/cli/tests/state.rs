@@ -149,3 +149,39 @@ fn serve_exposes_metrics() {
         "{body}"
     );
 }
+
+#[test]
+fn streaming_output_and_no_pass_still_record_every_verdict() {
+    let d = tmp("ndjson");
+    let db = d.join("state.db");
+    let a = inventory(&d, "a.ndjson", &[false, true]);
+    let b = inventory(&d, "b.ndjson", &[true, true]);
+    for inv in [&a, &b] {
+        let o = bin()
+            .args(["scan", "-f", "ndjson", "--no-pass", "-o"])
+            .arg(d.join("out.ndjson"))
+            .arg("-i")
+            .arg(inv)
+            .arg("--state")
+            .arg(&db)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = bin()
+        .args(["history", "--json", "--from", "0", "--state"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let kinds: Vec<&str> = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["new", "resolved"], "{v}");
+    // The printed output honoured --no-pass.
+    let out = std::fs::read_to_string(d.join("out.ndjson")).unwrap();
+    assert!(!out.contains("\"PASS\""), "{out}");
+}

@@ -300,15 +300,51 @@ impl Store {
         let scan_id = tx.last_insert_rowid();
         let mut t = Transitions::default();
         {
-            let mut upsert_res = tx
+            // What the store holds, read once: only what changed is written.
+            let mut known: HashMap<String, (String, String, String)> = HashMap::new();
+            {
+                let mut st = tx
+                    .prepare("SELECT id, state, status, severity FROM findings")
+                    .map_err(err)?;
+                let rows = st
+                    .query_map([], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            (
+                                r.get::<_, String>(1)?,
+                                r.get::<_, String>(2)?,
+                                r.get::<_, String>(3)?,
+                            ),
+                        ))
+                    })
+                    .map_err(err)?;
+                for row in rows {
+                    let (id, v) = row.map_err(err)?;
+                    known.insert(id, v);
+                }
+            }
+            let mut known_res: HashMap<String, String> = HashMap::new();
+            {
+                let mut st = tx.prepare("SELECT arn, tags FROM resources").map_err(err)?;
+                let rows = st
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                    .map_err(err)?;
+                for row in rows {
+                    let (a, tags) = row.map_err(err)?;
+                    known_res.insert(a, tags);
+                }
+            }
+            let mut insert_res = tx
                 .prepare_cached(
                     "INSERT INTO resources (arn, resource_type, account_id, region, name, tags, first_seen, last_seen, last_scan)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
                      ON CONFLICT(arn) DO UPDATE SET resource_type = ?2, account_id = ?3, region = ?4, name = ?5, tags = ?6, last_seen = ?7, last_scan = ?8",
                 )
                 .map_err(err)?;
-            let mut get = tx
-                .prepare_cached("SELECT state, first_seen FROM findings WHERE id = ?1")
+            let mut touch_res = tx
+                .prepare_cached(
+                    "UPDATE resources SET last_seen = ?2, last_scan = ?3 WHERE arn = ?1",
+                )
                 .map_err(err)?;
             let mut upsert = tx
                 .prepare_cached(
@@ -318,6 +354,9 @@ impl Store {
                 )
                 .map_err(err)?;
             let mut touch = tx
+                .prepare_cached("UPDATE findings SET last_seen = ?2, last_scan = ?3 WHERE id = ?1")
+                .map_err(err)?;
+            let mut touch_status = tx
                 .prepare_cached(
                     "UPDATE findings SET status = ?2, last_seen = ?3, last_scan = ?4 WHERE id = ?1",
                 )
@@ -329,32 +368,36 @@ impl Store {
             for f in &report.findings {
                 let r = &f.resource;
                 if seen_res.insert(r.arn.as_str()) {
-                    upsert_res
-                        .execute(params![
-                            r.arn,
-                            r.resource_type,
-                            r.account_id,
-                            r.region,
-                            r.name,
-                            serde_json::to_string(&r.tags).unwrap_or_default(),
-                            now,
-                            scan_id
-                        ])
-                        .map_err(err)?;
+                    let tags = serde_json::to_string(&r.tags).unwrap_or_default();
+                    if known_res.get(&r.arn) == Some(&tags) {
+                        touch_res
+                            .execute(params![r.arn, now, scan_id])
+                            .map_err(err)?;
+                    } else {
+                        insert_res
+                            .execute(params![
+                                r.arn,
+                                r.resource_type,
+                                r.account_id,
+                                r.region,
+                                r.name,
+                                tags,
+                                now,
+                                scan_id
+                            ])
+                            .map_err(err)?;
+                    }
                 }
-                let prev: Option<(String, String)> = get
-                    .query_row(params![f.id], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .optional()
-                    .map_err(err)?;
+                let prev = known.get(&f.id);
                 let Some(state) = state_of(f.status) else {
                     if prev.is_some() {
-                        touch
+                        touch_status
                             .execute(params![f.id, f.status.as_str(), now, scan_id])
                             .map_err(err)?;
                     }
                     continue;
                 };
-                let prev_state = prev.as_ref().map(|p| p.0.as_str());
+                let prev_state = prev.map(|p| p.0.as_str());
                 let kind = match (prev_state, state) {
                     (None, "open") => Some("new"),
                     (Some("open"), "open") => {
@@ -373,15 +416,12 @@ impl Store {
                     }
                     _ => None,
                 };
-                let stored_state = if state == "passing" && kind == Some("resolved") {
+                let stored_state = if state == "passing"
+                    && (kind == Some("resolved") || prev_state == Some("resolved"))
+                {
                     "resolved"
                 } else {
                     state
-                };
-                let stored_state = if state == "passing" && prev_state == Some("resolved") {
-                    "resolved"
-                } else {
-                    stored_state
                 };
                 match kind {
                     Some("new") => t.new += 1,
@@ -402,6 +442,16 @@ impl Store {
                             f.severity.as_str()
                         ])
                         .map_err(err)?;
+                }
+                let unchanged = prev.is_some_and(|(st, status, sev)| {
+                    st == stored_state && status == f.status.as_str() && sev == f.severity.as_str()
+                });
+                if unchanged {
+                    // Passing findings that stay passing are not rewritten; open ones are seen again.
+                    if stored_state == "open" || stored_state == "suppressed" {
+                        touch.execute(params![f.id, now, scan_id]).map_err(err)?;
+                    }
+                    continue;
                 }
                 upsert
                     .execute(params![
