@@ -12,9 +12,12 @@ use assetwarden_notify::{RetryPolicy, Router, Secret, SlackNotifier, WebhookNoti
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+/// A request: its first line, its headers, its body.
+type Request = (String, Vec<(String, String)>, String);
+
 #[derive(Default)]
 struct Recorder {
-    requests: Vec<(String, Vec<(String, String)>, String)>,
+    requests: Vec<Request>,
 }
 
 /// Serves scripted replies (status, extra headers); the last one repeats.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use assetwarden_core::finding::Status;
 use assetwarden_core::report::ScanReport;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 use serde::Serialize;
 
 pub mod metrics;
