@@ -144,3 +144,21 @@ def test_header_injection_is_refused(tmp_path, smtp):
     bad.write_text(pol.read_text().replace("[secops@example.com]", '["a@example.com\\r\\nBcc: v@example.com"]'))
     res = run("policy", "check", bad)
     assert res.returncode == 2 and "not an e-mail address" in res.stderr, res.stderr
+
+
+def test_daily_report_is_sent_with_its_html(tmp_path, smtp):
+    port, inbox = smtp
+    pol = policy(tmp_path, port)
+    db = tmp_path / "state.db"
+    a = inventory(tmp_path, "a.ndjson", [("vol-1", "false", "alice@example.com")])
+    run("scan", "-i", a, "-p", pol, "-f", "json", "-o", tmp_path / "o.json", "--state", db)
+    res = run("report", "--state", db, "--out", tmp_path / "rep", "--notify", pol)
+    assert res.returncode == 0, res.stderr
+    assert "report sent" in res.stderr, res.stderr
+    rcpt, msg = inbox.messages[-1]
+    assert rcpt == ["secops@example.com"]
+    assert "1 new" in msg["Subject"]
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    assert "<svg" in html and 'id="trend"' in html
+    text = msg.get_body(preferencelist=("plain",)).get_content()
+    assert "| new | resolved |" in text

@@ -221,6 +221,9 @@ pub struct ReportArgs {
     /// The report's title.
     #[arg(long, default_value = "Assetwarden daily report")]
     title: String,
+    /// Also send the report on every notification route of this policy.
+    #[arg(long)]
+    notify: Option<PathBuf>,
 }
 
 pub fn report(args: ReportArgs) -> Result<ExitCode> {
@@ -242,6 +245,25 @@ pub fn report(args: ReportArgs) -> Result<ExitCode> {
     std::fs::write(&md, report::markdown(&p, &args.title))
         .with_context(|| format!("cannot write `{}`", md.display()))?;
     let c = |k: &str| p.changes.get(k).copied().unwrap_or(0);
+    if let Some(policy) = &args.notify {
+        let policy = crate::load_policy(Some(policy))?;
+        let router = router(&policy)?;
+        let subject = format!(
+            "{}: {} new, {} resolved, {} regressed",
+            args.title,
+            c("new"),
+            c("resolved"),
+            c("regressed")
+        );
+        let md_text = report::markdown(&p, &args.title);
+        let html_text = report::html(&p, &args.title);
+        for o in runtime()?.block_on(router.send_report(&subject, &md_text, &html_text)) {
+            match &o.error {
+                None => eprintln!("route `{}`: report sent", o.route),
+                Some(e) => eprintln!("route `{}`: report not sent: {e}", o.route),
+            }
+        }
+    }
     println!(
         "{} scans since {}: {} new, {} resolved, {} regressed; wrote {} and {}",
         p.scans,

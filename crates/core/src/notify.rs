@@ -36,6 +36,18 @@ pub struct Notification<'a> {
     pub findings: &'a [Finding],
     /// Counts of the scan they come from.
     pub summary: Option<&'a Summary>,
+    /// A report to send (the daily report): Markdown for text channels, HTML for e-mail.
+    pub report: Option<ReportBody<'a>>,
+}
+
+/// A rendered report carried by a notification.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ReportBody<'a> {
+    /// Markdown.
+    pub markdown: &'a str,
+    /// A self-contained HTML page.
+    #[serde(skip)]
+    pub html: &'a str,
 }
 
 /// Sends findings and reports to people or systems. Delivery is retried with backoff by the

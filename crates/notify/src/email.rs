@@ -151,10 +151,13 @@ impl EmailNotifier {
                 html_escape(&f.message)
             ));
         }
-        if n.findings.is_empty() {
+        html.push_str("</table>");
+        if let Some(r) = &n.report {
+            text.push_str(r.markdown);
+            html = r.html.to_string();
+        } else if n.findings.is_empty() {
             text.push_str("(no findings: this is a test message)\n");
         }
-        html.push_str("</table>");
         b.multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| format!("cannot build the message: {e}"))
     }

@@ -186,6 +186,9 @@ pub fn slack_blocks(n: &Notification<'_>, owner_tag: &str) -> Value {
     if n.findings.len() > 40 {
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("… and {} more", n.findings.len() - 40)}}));
     }
+    if let Some(r) = &n.report {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("```{}```", slack_escape(r.markdown).chars().take(2800).collect::<String>())}}));
+    }
     json!({"text": n.subject, "blocks": blocks})
 }
 
@@ -533,6 +536,7 @@ impl Router {
                     subject,
                     findings: &fs,
                     summary: None,
+                    report: None,
                 };
                 let ids = fs.iter().map(|f| f.id.clone()).collect();
                 let result = route.sender.send(&n, owner.as_deref()).await;
@@ -557,6 +561,32 @@ impl Router {
         out
     }
 
+    /// Sends a report (the daily report) on every route, whatever its filters.
+    pub async fn send_report(&self, subject: &str, markdown: &str, html: &str) -> Vec<Outcome> {
+        let mut out = Vec::new();
+        for route in &self.routes {
+            let n = Notification {
+                subject: subject.to_string(),
+                findings: &[],
+                summary: None,
+                report: Some(assetwarden_core::notify::ReportBody { markdown, html }),
+            };
+            let r = route.sender.send(&n, None).await;
+            out.push(Outcome {
+                route: route.doc.name.clone(),
+                finding_ids: vec![],
+                status: if r.is_ok() {
+                    "sent".into()
+                } else {
+                    "failed".into()
+                },
+                error: r.as_ref().err().map(|e| e.to_string()),
+                retryable: r.err().is_some_and(|e| e.retryable),
+            });
+        }
+        out
+    }
+
     /// Sends a test message on every route.
     pub async fn test(&self) -> Vec<Outcome> {
         let mut out = Vec::new();
@@ -565,6 +595,7 @@ impl Router {
                 subject: format!("Assetwarden test message for route `{}`", route.doc.name),
                 findings: &[],
                 summary: None,
+                report: None,
             };
             let r = route.sender.send(&n, None).await;
             out.push(match r {

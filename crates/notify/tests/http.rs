@@ -139,6 +139,7 @@ async fn slack_honours_retry_after_and_escapes_resource_text() {
         subject: "new findings".into(),
         findings: &fs,
         summary: None,
+        report: None,
     })
     .await
     .unwrap();
@@ -174,6 +175,7 @@ async fn a_failing_endpoint_is_retried_then_reported_retryable_without_the_url()
             subject: "s".into(),
             findings: &fs,
             summary: None,
+            report: None,
         })
         .await
         .unwrap_err();
@@ -191,6 +193,7 @@ async fn a_failing_endpoint_is_retried_then_reported_retryable_without_the_url()
             subject: "s".into(),
             findings: &fs,
             summary: None,
+            report: None,
         })
         .await
         .unwrap_err();
@@ -206,6 +209,7 @@ async fn a_failing_endpoint_is_retried_then_reported_retryable_without_the_url()
         subject: "s".into(),
         findings: &fs,
         summary: None,
+        report: None,
     })
     .await
     .unwrap_err();
@@ -221,6 +225,7 @@ async fn webhooks_are_signed() {
         subject: "s".into(),
         findings: &fs,
         summary: None,
+        report: None,
     })
     .await
     .unwrap();
