@@ -24,6 +24,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod demo;
 mod iac;
 mod ops;
+mod telemetry;
 
 /// Asset governance for cloud estates: classify and tag resources, check their configuration,
 /// and say what could not be seen.
@@ -249,6 +250,7 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _telemetry = telemetry::init();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -185,3 +185,34 @@ fn streaming_output_and_no_pass_still_record_every_verdict() {
     let out = std::fs::read_to_string(d.join("out.ndjson")).unwrap();
     assert!(!out.contains("\"PASS\""), "{out}");
 }
+
+#[test]
+fn tracing_spans_on_request() {
+    let d = tmp("log");
+    let a = inventory(&d, "a.ndjson", &[false]);
+    let o = bin()
+        .env("ASSETWARDEN_LOG", "info")
+        .args(["scan", "-f", "json", "-i"])
+        .arg(&a)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("scan finished") && err.contains("resources=1") && err.contains("time.busy"),
+        "{err}"
+    );
+    assert!(
+        !err.contains('\u{1b}'),
+        "no colours when stderr is not a terminal"
+    );
+    serde_json::from_slice::<serde_json::Value>(&o.stdout).expect("stdout stays clean JSON");
+    let o = bin()
+        .args(["scan", "-f", "json", "-i"])
+        .arg(&a)
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("scan finished"),
+        "silent unless asked"
+    );
+}

@@ -538,6 +538,7 @@ impl Engine {
     }
 
     fn flush(&self, batch: &mut Vec<Resource>, sink: &mut dyn ScanSink, done: &mut u64) {
+        let _span = tracing::debug_span!("evaluate_batch", resources = batch.len()).entered();
         let results = self.evaluate_batch(batch);
         for (r, res) in batch.iter().zip(&results) {
             sink.on_result(r, res);
@@ -571,6 +572,7 @@ impl Engine {
     }
 
     /// Scans a source, streaming results to `sink`; at most one batch of resources is held.
+    #[tracing::instrument(name = "scan", skip_all, fields(source = source.name()))]
     pub async fn scan_with(
         &self,
         source: &dyn ResourceSource,
@@ -594,6 +596,12 @@ impl Engine {
         events: impl Iterator<Item = SourceEvent>,
         sink: &mut dyn ScanSink,
     ) -> u64 {
+        let span = tracing::info_span!(
+            "scan",
+            checks = self.checks.len(),
+            resources = tracing::field::Empty
+        );
+        let _guard = span.enter();
         let mut batch = Vec::with_capacity(self.batch_size.min(65536));
         let mut done = 0u64;
         for ev in events {
@@ -602,6 +610,8 @@ impl Engine {
         if !batch.is_empty() {
             self.flush(&mut batch, sink, &mut done);
         }
+        span.record("resources", done);
+        tracing::info!(resources = done, "scan finished");
         done
     }
 
