@@ -18,7 +18,7 @@ echo "== Rust tests (default members: the Python bindings are tested through the
 cargo test --locked
 
 echo "== system packages: Chromium (renders the daily report), promtool (checks the metrics)"
-if ! command -v chromium >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+if ! { command -v chromium || command -v google-chrome; } >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium prometheus >/dev/null
