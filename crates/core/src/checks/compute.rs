@@ -134,15 +134,11 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
         .fix("Migrate EC2-Classic instances into a VPC.")
         .reads(&["configuration.vpcId"])
         .eval(|r, _| {
-            let p = "configuration.vpcId";
-            match conf(r, &["vpcId"]) {
-                Some(Value::String(s)) if !s.is_empty() => Outcome::pass(p, s),
-                other => Outcome::fail(
-                    "the instance is not in a VPC",
-                    p,
-                    other.unwrap_or(Value::Null),
-                ),
-            }
+            expect_nonempty(
+                conf(r, &["vpcId"]),
+                "configuration.vpcId",
+                "the instance is not in a VPC",
+            )
         }),
     );
 

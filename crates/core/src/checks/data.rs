@@ -382,15 +382,11 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
         .fix("Configure SSE-KMS for the trail with a customer-managed key.")
         .reads(&["configuration.kmsKeyId"])
         .eval(|r, _| {
-            let p = "configuration.kmsKeyId";
-            match conf(r, &["kmsKeyId"]) {
-                Some(Value::String(s)) if !s.is_empty() => Outcome::pass(p, s),
-                other => Outcome::fail(
-                    "the trail's logs are not encrypted with KMS",
-                    p,
-                    other.unwrap_or(Value::Null),
-                ),
-            }
+            expect_nonempty(
+                conf(r, &["kmsKeyId"]),
+                "configuration.kmsKeyId",
+                "the trail's logs are not encrypted with KMS",
+            )
         }),
     );
     v.push(
@@ -433,15 +429,11 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
         .fix("Configure a CloudWatch Logs log group and role for the trail.")
         .reads(&["configuration.cloudWatchLogsLogGroupArn"])
         .eval(|r, _| {
-            let p = "configuration.cloudWatchLogsLogGroupArn";
-            match conf(r, &["cloudWatchLogsLogGroupArn"]) {
-                Some(Value::String(s)) if !s.is_empty() => Outcome::pass(p, s),
-                other => Outcome::fail(
-                    "the trail does not deliver to CloudWatch Logs",
-                    p,
-                    other.unwrap_or(Value::Null),
-                ),
-            }
+            expect_nonempty(
+                conf(r, &["cloudWatchLogsLogGroupArn"]),
+                "configuration.cloudWatchLogsLogGroupArn",
+                "the trail does not deliver to CloudWatch Logs",
+            )
         }),
     );
     v.push(

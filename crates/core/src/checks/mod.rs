@@ -338,6 +338,14 @@ pub(crate) fn is_allow(stmt: &Value) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("allow"))
 }
 
+/// Outcome for an attribute that must hold a non-empty string (a key id, a log group, ...).
+pub(crate) fn expect_nonempty(v: Option<Value>, path: &str, fail_reason: &str) -> Outcome {
+    match v {
+        Some(Value::String(s)) if !s.is_empty() => Outcome::pass(path, s),
+        other => Outcome::fail(fail_reason, path, other.unwrap_or(Value::Null)),
+    }
+}
+
 /// Outcome for a required boolean attribute that must be `want`.
 pub(crate) fn expect_bool(
     v: Option<Value>,

@@ -481,11 +481,7 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
                 if private {
                     return Outcome::na("private hosted zone");
                 }
-                let p = "configuration.QueryLoggingConfig.CloudWatchLogsLogGroupArn";
-                match conf(r, &["QueryLoggingConfig", "CloudWatchLogsLogGroupArn"]) {
-                    Some(Value::String(s)) if !s.is_empty() => Outcome::pass(p, s),
-                    other => Outcome::fail("DNS query logging is not configured", p, other.unwrap_or(Value::Null)),
-                }
+                expect_nonempty(conf(r, &["QueryLoggingConfig", "CloudWatchLogsLogGroupArn"]), "configuration.QueryLoggingConfig.CloudWatchLogsLogGroupArn", "DNS query logging is not configured")
             }),
     );
 }

@@ -276,11 +276,7 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
             .fix("Enable server access logging to a dedicated log bucket (`aws s3api put-bucket-logging`).")
             .reads(&["supplementaryConfiguration.BucketLoggingConfiguration"])
             .eval(|r, _| {
-                let p = "supplementaryConfiguration.BucketLoggingConfiguration.destinationBucketName";
-                match supp(r, &["BucketLoggingConfiguration", "destinationBucketName"]) {
-                    Some(Value::String(s)) if !s.is_empty() => Outcome::pass(p, s),
-                    other => Outcome::fail("server access logging is not enabled", p, other.unwrap_or(Value::Null)),
-                }
+                expect_nonempty(supp(r, &["BucketLoggingConfiguration", "destinationBucketName"]), "supplementaryConfiguration.BucketLoggingConfiguration.destinationBucketName", "server access logging is not enabled")
             }),
     );
     v.push(
