@@ -193,7 +193,8 @@ struct InputArgs {
     /// Inventory files: JSON arrays or NDJSON of AWS Config items, or raw API responses.
     #[arg(long = "inventory", short = 'i', required = true, num_args = 1)]
     inventory: Vec<PathBuf>,
-    /// The policy file (default: every built-in check with its defaults, no classification).
+    /// The policy file, or `ssm:/parameter/name` for one kept in SSM Parameter Store (default:
+    /// every built-in check with its defaults, no classification).
     #[arg(long, short = 'p')]
     policy: Option<PathBuf>,
     /// Account for raw API responses that do not name one.
@@ -370,6 +371,20 @@ fn checks_table(cat: &[CheckMeta]) -> String {
 pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy> {
     let cat = catalog();
     match path {
+        Some(p) if p.to_str().is_some_and(|s| s.starts_with("ssm:")) => {
+            let name = p
+                .to_str()
+                .unwrap_or_default()
+                .trim_start_matches("ssm:")
+                .to_string();
+            ops::runtime()?
+                .block_on(async {
+                    let cfg =
+                        aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                    assetwarden_aws::Ssm::new(&cfg).policy(&name).await
+                })
+                .map_err(|e| anyhow!("{e}"))
+        }
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read policy `{}`", p.display()))?;

@@ -37,15 +37,54 @@ pub fn record(
     }
     Ok(id)
 }
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?)
 }
 
+/// The policy's routes. A secret variable may hold `ssm:/parameter/name`: the value is then read
+/// (decrypted) from SSM Parameter Store with the standard AWS configuration.
 fn router(policy: &assetwarden_core::Policy) -> Result<assetwarden_notify::Router> {
-    let env = |k: &str| std::env::var(k).ok();
+    let mut vars: Vec<String> = Vec::new();
+    for r in policy
+        .doc
+        .notifications
+        .iter()
+        .flat_map(|n| n.routes.iter())
+    {
+        vars.extend(r.url_env.iter().cloned());
+        vars.extend(r.secret_env.iter().cloned());
+        if let Some(s) = &r.smtp {
+            vars.extend(s.username_env.iter().cloned());
+            vars.extend(s.password_env.iter().cloned());
+        }
+    }
+    let refs: Vec<(String, String)> = vars
+        .into_iter()
+        .filter_map(|v| {
+            std::env::var(&v)
+                .ok()
+                .filter(|x| x.starts_with("ssm:"))
+                .map(|x| (v, x))
+        })
+        .collect();
+    let mut resolved = std::collections::HashMap::new();
+    if !refs.is_empty() {
+        let rt = runtime()?;
+        let ssm = rt.block_on(async {
+            let cfg = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            assetwarden_aws::Ssm::new(&cfg)
+        });
+        for (var, reference) in refs {
+            let value = rt
+                .block_on(ssm.resolve(&reference))
+                .map_err(|e| anyhow!("cannot read the secret of `{var}`: {e}"))?;
+            resolved.insert(var, value);
+        }
+    }
+    let env = |k: &str| resolved.get(k).cloned().or_else(|| std::env::var(k).ok());
     Ok(assetwarden_notify::Router::from_policy(policy, &env)?)
 }
 
