@@ -88,7 +88,14 @@ pub fn run(out: &Path) -> Result<ExitCode> {
     let engine = Engine::builder().policy(policy).build()?;
     let report = crate::run_scan(
         &engine,
-        std::slice::from_ref(&inv),
+        &crate::InputArgs {
+            inventory: vec![inv.clone()],
+            aws: Default::default(),
+            policy: None,
+            account: None,
+            region: None,
+            now: None,
+        },
         &RawContext::default(),
         None,
         true,

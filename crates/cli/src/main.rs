@@ -21,6 +21,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod aws;
 mod demo;
 mod iac;
 mod ops;
@@ -71,6 +72,16 @@ enum Command {
         #[command(subcommand)]
         command: NotifyCommand,
     },
+    /// Export findings to other systems.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+    /// CloudTrail events: the auto-tag path.
+    Event {
+        #[command(subcommand)]
+        command: EventCommand,
+    },
     /// The built-in checks.
     Checks {
         #[command(subcommand)]
@@ -87,6 +98,50 @@ enum TagCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
         format: PlanFormat,
+    },
+    /// Apply the tag plan on AWS: a dry run unless `--apply`. Current tags are read again first;
+    /// a tag someone set since is never overwritten.
+    Apply {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Write the tags (default: only say what would be written).
+        #[arg(long)]
+        apply: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
+        format: PlanFormat,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Import the findings into AWS Security Hub (ASFF, `BatchImportFindings`); findings of this
+    /// tool that pass now are archived.
+    Securityhub {
+        #[command(flatten)]
+        input: InputArgs,
+        /// The Security Hub region to import into (default: the configured region).
+        #[arg(long)]
+        hub_region: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventCommand {
+    /// Run the auto-tag path on a CloudTrail event file (EventBridge envelope, bare record, or
+    /// CloudTrail log file): tags from the classification scheme, then the checks. A dry run
+    /// unless `--apply`.
+    Handle {
+        /// The event file (JSON).
+        file: PathBuf,
+        /// The policy file or `ssm:/name`.
+        #[arg(long, short = 'p')]
+        policy: Option<PathBuf>,
+        #[command(flatten)]
+        aws: aws::AwsArgs,
+        /// Write the tags.
+        #[arg(long)]
+        apply: bool,
     },
 }
 
@@ -189,10 +244,17 @@ pub(crate) enum Format {
 }
 
 #[derive(clap::Args)]
-struct InputArgs {
+pub(crate) struct InputArgs {
     /// Inventory files: JSON arrays or NDJSON of AWS Config items, or raw API responses.
-    #[arg(long = "inventory", short = 'i', required = true, num_args = 1)]
+    #[arg(
+        long = "inventory",
+        short = 'i',
+        required_unless_present = "aws",
+        num_args = 1
+    )]
     inventory: Vec<PathBuf>,
+    #[command(flatten)]
+    aws: aws::AwsArgs,
     /// The policy file, or `ssm:/parameter/name` for one kept in SSM Parameter Store (default:
     /// every built-in check with its defaults, no classification).
     #[arg(long, short = 'p')]
@@ -281,6 +343,59 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tag {
             command: TagCommand::Plan { input, format },
         } => tag_plan(input, format),
+        Command::Tag {
+            command:
+                TagCommand::Apply {
+                    input,
+                    apply,
+                    format,
+                },
+        } => {
+            let engine = build_engine(&input, 4096)?;
+            if engine.governed_keys().is_empty() {
+                bail!("the policy has no classification scheme, so there is nothing to tag");
+            }
+            let ctx = raw_ctx(&input)?;
+            let report = run_scan(&engine, &input, &ctx, None, false, false, false)?;
+            if report.errors.iter().any(|e| e.kind == "input") {
+                bail!(
+                    "some records could not be read; nothing is tagged from an incomplete inventory"
+                );
+            }
+            let rt = ops::runtime()?;
+            aws::tag_apply(
+                &rt,
+                &input.aws,
+                report.tag_plans,
+                apply,
+                format == PlanFormat::Json,
+            )
+        }
+        Command::Export {
+            command: ExportCommand::Securityhub { input, hub_region },
+        } => {
+            let engine = build_engine(&input, 4096)?;
+            let ctx = raw_ctx(&input)?;
+            let report = run_scan(&engine, &input, &ctx, None, true, false, true)?;
+            let rt = ops::runtime()?;
+            aws::export_securityhub(&rt, &input.aws, &report.findings, hub_region)
+        }
+        Command::Event {
+            command:
+                EventCommand::Handle {
+                    file,
+                    policy,
+                    aws: aws_args,
+                    apply,
+                },
+        } => {
+            let policy = load_policy(policy.as_deref())?;
+            let engine = Engine::builder().policy(policy).build()?;
+            let rt = ops::runtime()?;
+            let (code, outcomes) = aws::event_handle(&rt, &aws_args, &file, &engine, apply)?;
+            println!("{}", serde_json::to_string_pretty(&outcomes)?);
+            Ok(code)
+        }
         Command::Policy {
             command: PolicyCommand::Check { files },
         } => {
@@ -522,7 +637,7 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
 /// Runs a scan over every inventory file.
 pub(crate) fn run_scan(
     engine: &Engine,
-    files: &[PathBuf],
+    input: &InputArgs,
     ctx: &RawContext,
     ndjson: Option<&mut dyn Write>,
     keep_pass: bool,
@@ -542,10 +657,15 @@ pub(crate) fn run_scan(
         progress: progress_bar(),
         write_error: None,
     };
-    for f in files {
+    for f in &input.inventory {
         let src = InventoryFile::new(f).raw_context(ctx.clone());
         let events = src.events().map_err(|e| anyhow!("{e}"))?;
         engine.scan_iter(events, &mut sink);
+    }
+    if input.aws.aws {
+        let rt = ops::runtime()?;
+        let rx = aws::live_events(&rt, &input.aws)?;
+        engine.scan_iter(rx.into_iter(), &mut sink);
     }
     if let Some(p) = &sink.progress {
         p.finish_and_clear();
@@ -575,7 +695,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
         let mut bw = std::io::BufWriter::new(w);
         let r = run_scan(
             &engine,
-            &args.input.inventory,
+            &args.input,
             &ctx,
             Some(&mut bw),
             !args.no_pass,
@@ -587,7 +707,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     } else {
         run_scan(
             &engine,
-            &args.input.inventory,
+            &args.input,
             &ctx,
             None,
             !args.no_pass,
@@ -597,13 +717,20 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     };
     let mut report = report;
     if let Some(state) = &args.state {
-        let label = args
+        let mut labels: Vec<String> = args
             .input
             .inventory
             .iter()
             .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
+            .collect();
+        if args.input.aws.aws {
+            labels.push(if args.input.aws.regions.is_empty() {
+                "aws".to_string()
+            } else {
+                format!("aws:{}", args.input.aws.regions.join(","))
+            });
+        }
+        let label = labels.join(", ");
         let scan_id = ops::record(state, &report, &label, args.metrics_file.as_deref())?;
         if args.notify {
             let policy = load_policy(args.input.policy.as_deref())?;
@@ -696,7 +823,7 @@ fn tag_plan(input: InputArgs, format: PlanFormat) -> Result<ExitCode> {
         bail!("the policy has no classification scheme, so there is no tag plan");
     }
     let ctx = raw_ctx(&input)?;
-    let report = run_scan(&engine, &input.inventory, &ctx, None, false, false, false)?;
+    let report = run_scan(&engine, &input, &ctx, None, false, false, false)?;
     match format {
         PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&report.tag_plans)?),
         PlanFormat::Table => print!("{}", demo::plan_table(&report, usize::MAX)),

@@ -400,6 +400,15 @@ fn reply(v: &Value) -> Reply {
         if S3_NOT_CONFIGURED.contains(&code) {
             return Reply::Absent;
         }
+        // A live call's failure carries `Operation` (and a message): name both.
+        if let Some(op) = err.get("Operation").and_then(Value::as_str) {
+            let msg = err.get("Message").and_then(Value::as_str).unwrap_or("");
+            return Reply::Failed(if msg.is_empty() {
+                format!("{code} [{op}]")
+            } else {
+                format!("{code} [{op}]: {msg}")
+            });
+        }
         return Reply::Failed(code.to_string());
     }
     let mut d = data.clone();
@@ -423,6 +432,7 @@ fn s3_part<'a>(doc: &'a Value, names: &[&str]) -> Option<(&'static str, &'a Valu
                 "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
                 "GetBucketOwnershipControls" => "s3:GetBucketOwnershipControls",
                 "GetBucketTagging" => "s3:GetBucketTagging",
+                "GetBucketPolicyStatus" => "s3:GetBucketPolicyStatus",
                 _ => "s3",
             };
             return Some((label, v));
@@ -602,6 +612,22 @@ fn s3_convert(doc: &Value, complete: bool) -> (Converted, Tags, Option<String>) 
             Some(json!({"ownershipControls": camel(oc)}))
         },
     );
+    if let Some((_, v)) = s3_part(doc, &["GetBucketPolicyStatus", "s3.GetBucketPolicyStatus"]) {
+        match reply(v) {
+            Reply::Ok(d) => {
+                let st = d.get("PolicyStatus").unwrap_or(&d);
+                supp.insert(
+                    "BucketPolicyStatus".into(),
+                    json!({"isPublic": st.get("IsPublic")}),
+                );
+            }
+            Reply::Absent => {}
+            Reply::Failed(code) => unobserved.push(unobs(
+                "supplementaryConfiguration.BucketPolicyStatus",
+                &format!("{code} from `s3:GetBucketPolicyStatus`"),
+            )),
+        }
+    }
     if let Some((_, v)) = s3_part(doc, &["GetBucketTagging", "s3.GetBucketTagging", "Tagging"]) {
         match reply(v) {
             Reply::Ok(d) => tags = tags_from(d.get("TagSet").or(Some(&d))),

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::classify::TagPlan;
 use crate::finding::Finding;
 use crate::report::Summary;
+use crate::tags::Tags;
 
 /// Why a delivery failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,8 +68,11 @@ pub enum TagWriteOutcome {
     Written,
     /// Dry run: would have been written.
     WouldWrite,
-    /// Refused before any call (invalid tags, or nothing to do).
+    /// Refused before any call (invalid tags, a type that cannot be tagged).
     Refused(String),
+    /// Nothing to write: the resource already carries the tags (e.g. a repeated event), or
+    /// every change was dropped because someone set the tag since the plan was made.
+    Unchanged,
     /// The API refused it.
     Failed {
         /// The API's error code.
@@ -85,6 +89,12 @@ pub struct TagWriteResult {
     pub arn: String,
     /// What happened.
     pub outcome: TagWriteOutcome,
+    /// Tags written (or, in a dry run, that would be).
+    #[serde(skip_serializing_if = "Tags::is_empty")]
+    pub written: Tags,
+    /// Changes dropped at write time, with why (`owner: now `team-b`, set since the plan`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<String>,
 }
 
 /// Applies tag plans. Dry-run by default; tags are validated locally before any call.
