@@ -70,6 +70,11 @@ class Proxy:
                     if r[0] == "rewrite":
                         rewrite = r[1]
                         break
+                    if r[0] == "request":
+                        # Change the request before it reaches moto (e.g. drop a fake token).
+                        body = r[1](call)
+                        headers = dict(headers)
+                        break
                     status, hdrs, out = r
                     return self.reply(status, hdrs, out)
                 conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)

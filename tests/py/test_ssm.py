@@ -98,3 +98,68 @@ def test_policy_from_ssm(tmp_path, moto):
     res = subprocess.run([BIN, "policy", "check", "ssm:/aw/bad"], capture_output=True, text=True, env=env(moto), timeout=60)
     assert res.returncode == 2
     assert "unknown check `nope`" in res.stderr and "ssm:/aw/bad:4:14" in res.stderr, res.stderr
+
+
+CLASSIFICATION = """tags:
+  - key: owner
+    default: unassigned
+"""
+CHECKS = """select: [{ids: [aws.ec2.ebs-encrypted]}]
+"""
+
+
+def test_policy_from_an_ssm_path_with_versions_and_an_empty_page(tmp_path, moto):
+    """A policy assembled from the parameters under a path; SSM's best-effort paging can return
+    an empty page that still carries a token — the loader must follow it."""
+    import sys
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    from awsproxy import Proxy
+
+    client = ssm(moto)
+    client.put_parameter(Name="/gov/policy/classification", Value=CLASSIFICATION, Type="String")
+    client.put_parameter(Name="/gov/policy/classification", Value=CLASSIFICATION, Type="String", Overwrite=True)
+    client.put_parameter(Name="/gov/policy/checks", Value=CHECKS, Type="SecureString")
+    proxy = Proxy(moto)
+    state = {"empty": False}
+
+    def empty_first(call, n):
+        if call.op != "GetParametersByPath":
+            return None
+        body = call.json()
+        if not state["empty"]:
+            state["empty"] = True
+            return (200, {}, {"Parameters": [], "NextToken": "injected-empty-page"})
+        if body.get("NextToken") == "injected-empty-page":
+            body.pop("NextToken")
+            return ("request", lambda c: json.dumps(body).encode())
+        return None
+
+    proxy.rules.append(empty_first)
+    inv = tmp_path / "inv.ndjson"
+    inv.write_text('{"resourceType":"AWS::EC2::Volume","arn":"arn:aws:ec2:eu-west-1:111111111111:volume/vol-1","tags":{},'
+                   '"supplementaryConfiguration":{},"configuration":{"encrypted":false}}\n')
+    try:
+        res = subprocess.run([BIN, "scan", "-i", str(inv), "--policy", "ssm:/gov/policy/", "-f", "json"],
+                             capture_output=True, text=True, env=env(proxy.url), timeout=60)
+    finally:
+        proxy.close()
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert state["empty"] and len(proxy.ops("GetParametersByPath")) >= 2
+    # Both sections were read: the check selection and the classification's tag plan.
+    assert {f["check_id"] for f in report["findings"]} == {"aws.ec2.ebs-encrypted", "tag-policy.owner"}
+    assert report["tag_plans"][0]["changes"][0]["new_value"] == "unassigned"
+    # The versions in use are in the report.
+    assert report["policy_source"] == "ssm:/gov/policy/ (checks@1, classification@2)", report["policy_source"]
+
+
+def test_policy_path_fails_closed(tmp_path, moto):
+    client = ssm(moto)
+    client.put_parameter(Name="/gov/broken/classification", Value="tags: [unclosed", Type="String")
+    res = subprocess.run([BIN, "tag", "plan", "-i", "/dev/null", "--policy", "ssm:/gov/broken/"],
+                         capture_output=True, text=True, env=env(moto), timeout=60)
+    assert res.returncode == 2
+    assert "not YAML" in res.stderr and "ssm:/gov/broken/classification:" in res.stderr, res.stderr
+    res = subprocess.run([BIN, "tag", "plan", "-i", "/dev/null", "--policy", "ssm:/gov/nothing-here/"],
+                         capture_output=True, text=True, env=env(moto), timeout=60)
+    assert res.returncode == 2 and "/gov/nothing-here/" in res.stderr, res.stderr

@@ -55,6 +55,7 @@ pub struct Engine {
     now: DateTime<Utc>,
     batch_size: usize,
     policy_name: String,
+    policy_source: String,
 }
 
 impl std::fmt::Debug for Engine {
@@ -218,6 +219,7 @@ impl EngineBuilder {
             exceptions: policy.exceptions.clone(),
             now: self.now.unwrap_or_else(Utc::now),
             batch_size: self.batch_size,
+            policy_source: policy.source_name.clone(),
             policy_name: policy
                 .doc
                 .name
@@ -619,6 +621,7 @@ impl Engine {
     pub fn report_builder(&self, keep_findings: bool) -> ReportBuilder {
         ReportBuilder::new(&self.policy_name, Utc::now(), keep_findings)
             .classification_keys(self.governed_keys())
+            .policy_source(&self.policy_source)
     }
 
     /// The policy's expired exceptions, with how many failures of this scan each would have

@@ -85,6 +85,10 @@ pub struct Summary {
 pub struct ScanReport {
     /// The policy's name.
     pub policy: String,
+    /// Where the policy was read from: a file, or `ssm:NAME@VERSION` for Parameter Store
+    /// (the parameter version in use).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub policy_source: String,
     /// When the scan started.
     pub started_at: DateTime<Utc>,
     /// When it finished.
@@ -133,6 +137,7 @@ impl ReportBuilder {
         ReportBuilder {
             report: ScanReport {
                 policy: policy.to_string(),
+                policy_source: String::new(),
                 started_at,
                 finished_at: started_at,
                 summary: Summary::default(),
@@ -148,6 +153,11 @@ impl ReportBuilder {
             keep_pass: true,
             governed: Vec::new(),
         }
+    }
+    /// Records where the policy came from.
+    pub fn policy_source(mut self, s: &str) -> Self {
+        self.report.policy_source = s.to_string();
+        self
     }
     /// Keep NOT_APPLICABLE findings too.
     pub fn keep_not_applicable(mut self, yes: bool) -> Self {
