@@ -23,7 +23,9 @@ def operation(method, path, headers, body):
     u = urllib.parse.urlsplit(path)
     if u.path.startswith("/findings/import"):
         return "BatchImportFindings"
-    if u.path.startswith("/findings") and method == "POST":
+    if u.path == "/findings/list" and method == "POST":
+        return "ListFindings"
+    if u.path == "/findings" and method == "POST":
         return "GetFindings"
     qs = u.query
     if "tagging" in qs:

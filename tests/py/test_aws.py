@@ -466,3 +466,105 @@ def test_security_hub_batches_limits_and_failed_findings(proxy):
     for i in retried:
         assert sum(1 for c in calls for f in c.json()["Findings"] if f["Id"] == i) == 2
     assert p.returncode == 1 and "InvalidInput" in p.stderr
+
+
+def ecr_image_finding():
+    """An Inspector v2 ECR-image finding in ListFindings' shape (the API reference's fields; no
+    public recording of one exists here, the recorded findings are all EC2)."""
+    return {
+        "awsAccountId": ACCOUNT, "findingArn": f"arn:aws:inspector2:us-east-1:{ACCOUNT}:finding/0123456789abcdef",
+        "type": "PACKAGE_VULNERABILITY", "severity": "CRITICAL", "status": "ACTIVE", "title": "CVE-2021-44228 - log4j-core",
+        "description": "Log4Shell", "firstObservedAt": 1793491200, "lastObservedAt": 1795651200,
+        "fixAvailable": "YES", "inspectorScore": 10.0,
+        "packageVulnerabilityDetails": {
+            "vulnerabilityId": "CVE-2021-44228", "source": "NVD", "sourceUrl": "https://nvd.nist.gov/vuln/detail/CVE-2021-44228",
+            "cvss": [{"baseScore": 9.3, "scoringVector": "AV:N/AC:M/Au:N/C:C/I:C/A:C", "version": "2.0", "source": "NVD"},
+                     {"baseScore": 10.0, "scoringVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", "version": "3.1", "source": "NVD"}],
+            "referenceUrls": ["https://logging.apache.org/log4j/2.x/security.html"],
+            "vulnerablePackages": [{"name": "log4j-core", "version": "2.14.1", "fixedInVersion": "2.15.0", "packageManager": "JAR", "epoch": 0}]},
+        "resources": [{"type": "AWS_ECR_CONTAINER_IMAGE", "region": "us-east-1", "partition": "aws",
+                       "id": f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/shop/web/sha256:abc123",
+                       "details": {"awsEcrContainerImage": {"registry": ACCOUNT, "repositoryName": "shop/web",
+                                                            "imageHash": "sha256:abc123", "imageTags": ["v1", "latest"]}}}],
+    }
+
+
+def recorded_ec2_finding():
+    """A real Inspector v2 EC2 finding (Cloud Custodian's recording), with its datetimes as the
+    epoch seconds the REST-JSON wire format carries."""
+    doc = json.loads((SHARED / "inspector2" / "test_inspector2_finding__inspector2.ListFindings_1.json").read_text())
+    f = copy.deepcopy(doc["data"]["findings"][3])
+
+    def iso(v):
+        if isinstance(v, dict) and v.get("__class__") == "datetime":
+            import datetime
+            return datetime.datetime(v["year"], v["month"], v["day"], v["hour"], v["minute"], v["second"],
+                                     tzinfo=datetime.timezone.utc).timestamp()
+        if isinstance(v, dict):
+            return {k: iso(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [iso(x) for x in v]
+        return v
+    return iso(f)
+
+
+def test_inspector_cves_attach_to_repositories_ecs_services_and_instances(moto):
+    ecr = client(moto, "ecr")
+    ecr.create_repository(repositoryName="shop/web")
+    ecs = client(moto, "ecs")
+    ecs.create_cluster(clusterName="shop")
+    td = ecs.register_task_definition(family="web", containerDefinitions=[
+        {"name": "web", "image": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/shop/web:v1", "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+    svc = ecs.create_service(cluster="shop", serviceName="web", taskDefinition=td, desiredCount=1)["service"]["serviceArn"]
+    ecs.register_task_definition(family="other", containerDefinitions=[{"name": "o", "image": "nginx:1.25", "memory": 128}])
+    ec2f = recorded_ec2_finding()
+    req = urllib.request.Request(moto + "/moto-api/static/inspector2/findings-results", method="POST",
+                                 data=json.dumps({"results": [[ecr_image_finding(), ec2f]], "region": "us-east-1"}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req).read()
+    report, p = scan_json(moto, "--no-config", "--inspector")
+    cves = [f for f in report["findings"] if f["check_id"] == "inspector.cve"]
+    log4j = {f["resource"]["arn"]: f for f in cves if f["vulnerability"]["id"] == "CVE-2021-44228"}
+    assert set(log4j) == {f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/shop/web", svc}, list(log4j)
+    f = log4j[svc]
+    assert f["status"] == "FAIL" and f["severity"] == "critical"
+    v = f["vulnerability"]
+    assert (v["cvss_score"], v["cvss_version"], v["package"], v["installed_version"], v["fixed_version"]) == (10.0, "3.1", "log4j-core", "2.14.1", "2.15.0")
+    assert "runs image sha256:abc123" in f["message"]
+    # The recorded EC2 finding lands on its instance, one finding per vulnerable package.
+    ec2_cve = [f for f in cves if ":instance/" in f["resource"]["arn"]]
+    assert ec2_cve and ec2_cve[0]["vulnerability"]["id"] == ec2f["packageVulnerabilityDetails"]["vulnerabilityId"]
+    assert ec2_cve[0]["resource"]["arn"] == f"arn:aws:ec2:eu-central-1:644160558196:instance/{ec2f['resources'][0]['id']}" or \
+        ec2_cve[0]["resource"]["arn"].endswith(ec2f["resources"][0]["id"])
+    # In the Security Hub export too, with the ASFF Vulnerabilities block.
+    securityhub(moto)
+    run(moto, "export", "securityhub", "--aws", "--regions", "us-east-1", "--no-config", "--inspector", check=0)
+    shf = [x for x in client(moto, "securityhub").get_findings(MaxResults=100)["Findings"]
+           if x["GeneratorId"] == "assetwarden/inspector.cve" and x["Resources"][0]["Id"] == svc]
+    assert shf and shf[0]["Vulnerabilities"][0]["Id"] == "CVE-2021-44228"
+    assert shf[0]["Vulnerabilities"][0]["VulnerablePackages"][0]["FixedInVersion"] == "2.15.0"
+    assert shf[0]["Vulnerabilities"][0]["Cvss"][0]["BaseScore"] == 10.0
+
+
+def test_inspector_unreachable_is_reported(proxy):
+    proxy.rules.append(lambda c, n: json_error(403, "AccessDeniedException", "not enabled")
+                       if c.op == "ListFindings" else None)
+    report, p = scan_json(proxy.url, "--no-config", "--inspector")
+    assert any("CVE findings not known" in e["message"] for e in report["errors"]), report["errors"]
+
+
+def test_budgets_cross_thresholds(moto, tmp_path):
+    b = client(moto, "budgets")
+    for name, actual, forecast in [("ok", "10", "20"), ("forecast-over", "50", "130"), ("actual-over", "85", "90")]:
+        b.create_budget(AccountId=ACCOUNT, Budget={
+            "BudgetName": name, "BudgetLimit": {"Amount": "100", "Unit": "USD"}, "TimeUnit": "MONTHLY", "BudgetType": "COST",
+            "CalculatedSpend": {"ActualSpend": {"Amount": actual, "Unit": "USD"}, "ForecastedSpend": {"Amount": forecast, "Unit": "USD"}}})
+    pol = tmp_path / "p.yaml"
+    pol.write_text("version: 1\nbudgets:\n  thresholds: [80, 100]\n")
+    report, _ = scan_json(moto, "--no-config", "--budgets", "-p", str(pol))
+    got = {f["resource"]["name"]: (f["status"], f["severity"]) for f in report["findings"] if f["check_id"] == "aws.budgets.threshold"}
+    assert got == {"ok": ("PASS", "medium"), "forecast-over": ("FAIL", "medium"), "actual-over": ("FAIL", "medium")}, got
+    pol.write_text("version: 1\nbudgets:\n  thresholds: [50]\n  forecast: false\n")
+    report, _ = scan_json(moto, "--no-config", "--budgets", "-p", str(pol))
+    got = {f["resource"]["name"]: f["status"] for f in report["findings"] if f["check_id"] == "aws.budgets.threshold"}
+    assert got == {"ok": "PASS", "forecast-over": "FAIL", "actual-over": "FAIL"}, got

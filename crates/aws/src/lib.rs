@@ -11,6 +11,7 @@
 pub mod autotag;
 pub mod enrich;
 pub mod events;
+pub mod inspector;
 pub mod inventory;
 pub mod securityhub;
 pub mod ssm;

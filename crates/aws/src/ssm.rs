@@ -85,7 +85,9 @@ impl Ssm {
             .await
         {
             Ok(out) => {
-                let p = out.parameter.ok_or_else(|| Error::Empty(name.to_string()))?;
+                let p = out
+                    .parameter
+                    .ok_or_else(|| Error::Empty(name.to_string()))?;
                 let v = p.value.filter(|v| !v.is_empty());
                 Ok((v.ok_or_else(|| Error::Empty(name.to_string()))?, p.version))
             }

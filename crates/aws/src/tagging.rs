@@ -718,7 +718,13 @@ mod tests {
     fn routes() {
         let r = |a: &str| route_of(&Arn::parse(a).unwrap());
         assert_eq!(r("arn:aws:s3:::bucket"), Route::S3);
-        assert_eq!(r("arn:aws:ec2:us-east-1:111111111111:instance/i-1"), Route::Ec2);
-        assert_eq!(r("arn:aws:rds:us-east-1:111111111111:db:x"), Route::TaggingApi);
+        assert_eq!(
+            r("arn:aws:ec2:us-east-1:111111111111:instance/i-1"),
+            Route::Ec2
+        );
+        assert_eq!(
+            r("arn:aws:rds:us-east-1:111111111111:db:x"),
+            Route::TaggingApi
+        );
     }
 }

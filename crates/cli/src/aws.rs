@@ -38,6 +38,65 @@ pub(crate) struct AwsArgs {
     /// Regions read at once.
     #[arg(long, default_value_t = 4)]
     pub region_concurrency: usize,
+    /// With --aws: add Amazon Inspector's CVE findings (ECR images, EC2 instances, Lambda
+    /// functions), attached to the repositories and to the ECS services running the images.
+    #[arg(long)]
+    pub inspector: bool,
+    /// With --aws: add a finding per AWS Budget, failing at the policy's `budgets` thresholds
+    /// (default 80% and 100%, forecast included).
+    #[arg(long)]
+    pub budgets: bool,
+}
+
+/// Inspector and Budgets findings, and the errors met getting them.
+pub(crate) fn extra_findings(
+    rt: &tokio::runtime::Runtime,
+    args: &AwsArgs,
+    budgets: Option<assetwarden_core::vuln::BudgetsDoc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Vec<assetwarden_core::Finding>, Vec<SourceEvent>)> {
+    rt.block_on(async {
+        let sdk = sdk_config(args).await;
+        let mut findings = Vec::new();
+        let mut events = Vec::new();
+        let regions = if args.regions.is_empty() {
+            AwsInventory::new(&sdk, Vec::new())
+                .regions()
+                .await
+                .map_err(|f| anyhow!("{f}"))?
+        } else {
+            args.regions.clone()
+        };
+        if args.inspector {
+            let c = assetwarden_aws::inspector::cve_findings(&sdk, &regions, now).await;
+            findings.extend(c.findings);
+            for e in c.errors {
+                events.push(SourceEvent::Error {
+                    location: "inspector2:ListFindings".into(),
+                    message: e,
+                });
+            }
+            for (region, f) in c.failures {
+                events.push(SourceEvent::Error {
+                    location: format!("aws:{region}: {}", f.operation),
+                    message: format!("CVE findings not known here: {f}"),
+                });
+            }
+        }
+        if let Some(doc) = budgets {
+            let (account, _) = assetwarden_aws::util::caller_account(&sdk)
+                .await
+                .map_err(|f| anyhow!("{f}"))?;
+            match assetwarden_aws::inspector::budget_findings(&sdk, &account, &doc, now).await {
+                Ok(fs) => findings.extend(fs),
+                Err(f) => events.push(SourceEvent::Error {
+                    location: format!("aws: {}", f.operation),
+                    message: format!("budgets not known: {f}"),
+                }),
+            }
+        }
+        Ok((findings, events))
+    })
 }
 
 /// The SDK configuration: the standard chain, with retries and timeouts written down rather

@@ -666,6 +666,23 @@ pub(crate) fn run_scan(
         let rt = ops::runtime()?;
         let rx = aws::live_events(&rt, &input.aws)?;
         engine.scan_iter(rx.into_iter(), &mut sink);
+        if input.aws.inspector || input.aws.budgets {
+            let budgets = if input.aws.budgets {
+                Some(
+                    load_policy(input.policy.as_deref())?
+                        .doc
+                        .budgets
+                        .unwrap_or_default(),
+                )
+            } else {
+                None
+            };
+            let (findings, events) = aws::extra_findings(&rt, &input.aws, budgets, engine.now())?;
+            for e in &events {
+                sink.on_event(e);
+            }
+            sink.on_findings(&findings);
+        }
     }
     if let Some(p) = &sink.progress {
         p.finish_and_clear();

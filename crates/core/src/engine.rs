@@ -456,6 +456,7 @@ impl Engine {
             suppression: None,
             first_seen: self.now,
             last_seen: self.now,
+            vulnerability: None,
         }
     }
 

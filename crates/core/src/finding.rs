@@ -285,6 +285,9 @@ pub struct Finding {
     pub first_seen: DateTime<Utc>,
     /// When this finding was last seen.
     pub last_seen: DateTime<Utc>,
+    /// For a known-vulnerability finding: the CVE, its score, the package and versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulnerability: Option<Box<crate::vuln::Vulnerability>>,
 }
 
 /// The stable id of the finding of `check_id` on the resource `arn`: 32 hex digits of the

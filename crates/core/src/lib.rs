@@ -21,6 +21,7 @@ pub mod rules;
 pub mod source;
 pub mod tags;
 pub mod terraform;
+pub mod vuln;
 
 pub use arn::Arn;
 pub use check::{Check, CheckMeta, EvalContext, Outcome};

@@ -281,6 +281,30 @@ pub fn asff_finding(f: &Finding, opts: &AsffOptions) -> Result<Value, String> {
         "RecordState": "ACTIVE",
         "ProductFields": product_fields,
     });
+    if let Some(v) = &f.vulnerability {
+        if let Some(t) = out["Types"].as_array_mut() {
+            t.push(json!(
+                "Software and Configuration Checks/Vulnerabilities/CVE"
+            ));
+        }
+        let mut vuln = json!({
+            "Id": v.id,
+            "VulnerablePackages": [{
+                "Name": v.package,
+                "Version": v.installed_version,
+                "FixedInVersion": v.fixed_version,
+                "PackageManager": v.package_manager,
+            }],
+            "FixAvailable": if v.fixed_version.is_some() { "YES" } else { "NO" },
+        });
+        if let Some(score) = v.cvss_score {
+            vuln["Cvss"] = json!([{"Version": v.cvss_version, "BaseScore": score, "BaseVector": v.cvss_vector}]);
+        }
+        if let Some(u) = &v.source_url {
+            vuln["ReferenceUrls"] = json!([u]);
+        }
+        out["Vulnerabilities"] = json!([vuln]);
+    }
     if let Some(r) = &f.remediation {
         let mut rec = json!({"Text": trunc(r, 512)});
         if let Some(u) = f.references.urls.first() {

@@ -47,6 +47,9 @@ pub struct PolicyDoc {
     /// Where findings are announced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notifications: Option<NotificationsDoc>,
+    /// When AWS Budgets raise findings (thresholds in percent of the budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budgets: Option<crate::vuln::BudgetsDoc>,
 }
 
 /// Notification routes.

@@ -114,6 +114,7 @@ fn finding(name: &str, sev: Severity, owner: &str) -> Finding {
         suppression: None,
         first_seen: chrono::Utc::now(),
         last_seen: chrono::Utc::now(),
+        vulnerability: None,
     }
 }
 
