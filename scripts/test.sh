@@ -18,6 +18,8 @@ cargo clippy -p assetwarden-cli --features otlp --locked -- -D warnings
 
 echo "== Rust tests (default members: the Python bindings are tested through their wheel)"
 cargo test --locked
+# The binaries the Python tests run: the CLI and the Lambda function's `bootstrap`.
+cargo build --locked -p assetwarden-cli -p assetwarden-lambda
 
 echo "== system packages: Chromium (renders the daily report), promtool (checks the metrics)"
 if ! { command -v chromium || command -v google-chrome; } >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
@@ -76,5 +78,5 @@ python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOT
   || { echo "moto's server did not start:" >&2; cat "$CACHE/moto.log" >&2; exit 1; }
 
 echo "== Python tests"
-MOTO_URL="http://127.0.0.1:$MOTO_PORT" NODE_TOOLS="$NODE_TOOLS" SARIF_SCHEMA="$SARIF_SCHEMA" ASSETWARDEN_BIN="$TARGET/debug/assetwarden" \
+MOTO_URL="http://127.0.0.1:$MOTO_PORT" NODE_TOOLS="$NODE_TOOLS" SARIF_SCHEMA="$SARIF_SCHEMA" ASSETWARDEN_BIN="$TARGET/debug/assetwarden" ASSETWARDEN_LAMBDA_BIN="$TARGET/debug/bootstrap" \
   "$VENV/bin/python" -m pytest -q -W error -p no:cacheprovider tests/py crates/bindings-py/tests

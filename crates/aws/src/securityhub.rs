@@ -179,31 +179,8 @@ impl SecurityHubExporter {
 
     /// Imports prepared ASFF documents (id, document, archived?).
     pub async fn import(&self, items: Vec<(String, Value, bool)>, report: &mut ExportReport) {
-        // Size-check and batch.
-        let mut batches: Vec<Vec<(String, Value, bool)>> = Vec::new();
-        let mut cur: Vec<(String, Value, bool)> = Vec::new();
-        let mut cur_bytes = 0usize;
-        for (id, v, archived) in items {
-            let bytes = serde_json::to_vec(&v)
-                .map(|b| b.len())
-                .unwrap_or(usize::MAX);
-            if bytes > MAX_FINDING_BYTES {
-                report.refused.push((
-                    id,
-                    format!("{bytes} bytes, over Security Hub's {MAX_FINDING_BYTES}-byte limit for one finding"),
-                ));
-                continue;
-            }
-            if cur.len() == MAX_FINDINGS_PER_CALL || cur_bytes + bytes > MAX_BATCH_BYTES - 1024 {
-                batches.push(std::mem::take(&mut cur));
-                cur_bytes = 0;
-            }
-            cur_bytes += bytes;
-            cur.push((id, v, archived));
-        }
-        if !cur.is_empty() {
-            batches.push(cur);
-        }
+        let (batches, refused) = plan_batches(items);
+        report.refused.extend(refused);
         let mut last_call: Option<Instant> = None;
         for batch in batches {
             let mut pending: BTreeMap<String, (Value, bool)> =
@@ -283,6 +260,47 @@ impl SecurityHubExporter {
             }
         }
     }
+}
+
+/// One batch: (id, ASFF document, archived?).
+pub type Batch = Vec<(String, Value, bool)>;
+
+/// Splits findings into calls within Security Hub's limits: at most 100 findings and 6 MB a
+/// call; a finding over 240 KB is refused (with its id and size), never sent.
+pub fn plan_batches(items: Vec<(String, Value, bool)>) -> (Vec<Batch>, Vec<(String, String)>) {
+    let mut refused = Vec::new();
+    let mut batches: Vec<Batch> = Vec::new();
+    let mut cur: Batch = Vec::new();
+    let mut cur_bytes = 0usize;
+    // The request's own framing (`{"Findings":[...]}` and commas) stays well under this.
+    const FRAMING: usize = 1024;
+    for (id, v, archived) in items {
+        let bytes = serde_json::to_vec(&v)
+            .map(|b| b.len())
+            .unwrap_or(usize::MAX);
+        if bytes > MAX_FINDING_BYTES {
+            refused.push((
+                id,
+                format!(
+                    "{bytes} bytes, over Security Hub's {MAX_FINDING_BYTES}-byte limit for one finding"
+                ),
+            ));
+            continue;
+        }
+        if !cur.is_empty()
+            && (cur.len() == MAX_FINDINGS_PER_CALL
+                || cur_bytes + bytes + cur.len() > MAX_BATCH_BYTES - FRAMING)
+        {
+            batches.push(std::mem::take(&mut cur));
+            cur_bytes = 0;
+        }
+        cur_bytes += bytes;
+        cur.push((id, v, archived));
+    }
+    if !cur.is_empty() {
+        batches.push(cur);
+    }
+    (batches, refused)
 }
 
 fn st(v: &Value, k: &str) -> Option<String> {
@@ -410,4 +428,52 @@ fn vulnerability(v: &Value) -> Option<sh::Vulnerability> {
         }
     }
     Some(vb.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(id: usize, pad: usize) -> (String, Value, bool) {
+        (
+            format!("f{id}"),
+            serde_json::json!({"Id": format!("f{id}"), "Description": "x".repeat(pad)}),
+            false,
+        )
+    }
+
+    #[test]
+    fn batches_respect_count_size_and_the_per_finding_limit() {
+        // 250 small findings: 100 + 100 + 50.
+        let (b, r) = plan_batches((0..250).map(|i| doc(i, 10)).collect());
+        assert_eq!(
+            b.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![100, 100, 50]
+        );
+        assert!(r.is_empty());
+        // 60 findings of ~200 KB: the 6 MB cap cuts before 100.
+        let (b, r) = plan_batches((0..60).map(|i| doc(i, 200 * 1024)).collect());
+        assert!(r.is_empty());
+        for batch in &b {
+            let total: usize = batch
+                .iter()
+                .map(|(_, v, _)| serde_json::to_vec(v).unwrap().len())
+                .sum();
+            assert!(total <= MAX_BATCH_BYTES, "{total}");
+        }
+        assert_eq!(b.iter().map(Vec::len).sum::<usize>(), 60);
+        assert!(b.len() >= 2);
+        // One finding over 240 KB is refused by id, the others go.
+        let mut items: Vec<_> = (0..3).map(|i| doc(i, 100)).collect();
+        items.push(doc(99, 241 * 1024));
+        let (b, r) = plan_batches(items);
+        assert_eq!(b.iter().map(Vec::len).sum::<usize>(), 3);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].0, "f99");
+        assert!(
+            r[0].1.contains("over Security Hub's 245760-byte limit"),
+            "{}",
+            r[0].1
+        );
+    }
 }

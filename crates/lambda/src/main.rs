@@ -1,0 +1,283 @@
+//! `bootstrap`: Assetwarden as an AWS Lambda function (custom runtime, `provided.al2023`).
+//!
+//! - An EventBridge "AWS API Call via CloudTrail" event (or a bare CloudTrail record, or a
+//!   CloudTrail log file) runs the auto-tag path: tags from the classification scheme on the
+//!   resources it created, then the checks on them, failures to the notifiers.
+//! - A "Scheduled Event" runs a full scan of the configured regions and exports the findings to
+//!   Security Hub (archiving this tool's findings that pass now).
+//!
+//! Configured from the environment:
+//! - `ASSETWARDEN_POLICY_PARAMETER` (required): the SSM parameter holding the policy, or a path
+//!   ending in `/` whose parameters are its sections. Read on every invocation, so a policy
+//!   change applies at once; if it cannot be read whole, the invocation fails and nothing is
+//!   tagged (fail closed).
+//! - `ASSETWARDEN_REGIONS`: regions to scan, comma-separated (default: the function's region).
+//! - `ASSETWARDEN_DRY_RUN=true`: compute tags but write nothing.
+//! - `ASSETWARDEN_EXPORT_SECURITYHUB` (default `true`), `ASSETWARDEN_INSPECTOR`,
+//!   `ASSETWARDEN_BUDGETS`, `ASSETWARDEN_NOTIFY_SCHEDULED` (default `false`).
+//! - The notification routes' variables named in the policy (`url_env`, `secret_env`, SMTP
+//!   credentials); a value `ssm:/name` is read (decrypted) from Parameter Store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use assetwarden_aws::autotag::AutoTagger;
+use assetwarden_aws::securityhub::SecurityHubExporter;
+use assetwarden_aws::{AwsInventory, Ssm};
+use assetwarden_core::source::{ResourceSource, SourceEvent};
+use assetwarden_core::{Engine, Finding, Policy, ScanSink, Status};
+use futures::StreamExt;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+struct Settings {
+    policy_parameter: String,
+    regions: Vec<String>,
+    dry_run: bool,
+    export_securityhub: bool,
+    inspector: bool,
+    budgets: bool,
+    notify_scheduled: bool,
+}
+
+fn flag(name: &str, default: bool) -> bool {
+    match std::env::var(name) {
+        Ok(v) => matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"),
+        Err(_) => default,
+    }
+}
+
+impl Settings {
+    fn from_env(sdk: &aws_config::SdkConfig) -> Result<Settings, String> {
+        let policy_parameter = std::env::var("ASSETWARDEN_POLICY_PARAMETER")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .ok_or(
+                "ASSETWARDEN_POLICY_PARAMETER is not set (the SSM parameter holding the policy)",
+            )?;
+        let regions: Vec<String> = std::env::var("ASSETWARDEN_REGIONS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect();
+        let regions = if regions.is_empty() {
+            vec![
+                sdk.region()
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|| "us-east-1".into()),
+            ]
+        } else {
+            regions
+        };
+        Ok(Settings {
+            policy_parameter,
+            regions,
+            dry_run: flag("ASSETWARDEN_DRY_RUN", false),
+            export_securityhub: flag("ASSETWARDEN_EXPORT_SECURITYHUB", true),
+            inspector: flag("ASSETWARDEN_INSPECTOR", false),
+            budgets: flag("ASSETWARDEN_BUDGETS", false),
+            notify_scheduled: flag("ASSETWARDEN_NOTIFY_SCHEDULED", false),
+        })
+    }
+}
+
+struct App {
+    sdk: aws_config::SdkConfig,
+    settings: Settings,
+    tagger: AutoTagger,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ASSETWARDEN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .without_time()
+        .with_ansi(false)
+        .init();
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let settings = Settings::from_env(&sdk)?;
+    let app = Arc::new(App {
+        tagger: AutoTagger::new(&sdk),
+        sdk,
+        settings,
+    });
+    lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| {
+        let app = app.clone();
+        async move { handle(&app, ev.payload).await }
+    }))
+    .await
+}
+
+async fn handle(app: &App, payload: Value) -> Result<Value, Error> {
+    // Fail closed: no policy, no tagging.
+    let policy = Ssm::new(&app.sdk)
+        .policy(&app.settings.policy_parameter)
+        .await
+        .map_err(|e| format!("policy unreadable, nothing done: {e}"))?;
+    match payload.get("detail-type").and_then(Value::as_str) {
+        Some("Scheduled Event") => scheduled(app, policy).await,
+        _ => autotag(app, policy, &payload).await,
+    }
+}
+
+async fn autotag(app: &App, policy: Policy, payload: &Value) -> Result<Value, Error> {
+    let router = router(app, &policy).await?;
+    let engine = Engine::builder().policy(policy).build()?;
+    let outcomes = app
+        .tagger
+        .handle(payload, &engine, app.settings.dry_run)
+        .await
+        .map_err(|e| e.to_string())?;
+    let failures: Vec<Finding> = outcomes
+        .iter()
+        .flat_map(|o| o.resources.iter())
+        .flat_map(|r| r.findings.iter())
+        .filter(|f| f.status == Status::Fail)
+        .cloned()
+        .collect();
+    let mut notified = Vec::new();
+    if !failures.is_empty() && !router.routes.is_empty() {
+        let subject = format!(
+            "Assetwarden: {} failing check(s) on newly created resources",
+            failures.len()
+        );
+        for o in router
+            .deliver(&failures, &subject, chrono::Utc::now())
+            .await
+        {
+            notified.push(json!({"route": o.route, "status": o.status, "findings": o.finding_ids.len(), "error": o.error}));
+        }
+    }
+    let ok = outcomes.iter().all(|o| o.ok());
+    let summary = json!({
+        "mode": "auto-tag",
+        "dry_run": app.settings.dry_run,
+        "outcomes": outcomes,
+        "notified": notified,
+    });
+    if !ok {
+        // A write that failed must not look like success: the invocation fails (EventBridge
+        // retries it, then sends it to the dead-letter queue), and the outcome is logged.
+        tracing::error!(summary = %summary, "auto-tagging incomplete");
+        return Err("auto-tagging incomplete: see the log for which resources".into());
+    }
+    Ok(summary)
+}
+
+async fn scheduled(app: &App, policy: Policy) -> Result<Value, Error> {
+    let budgets = policy.doc.budgets.clone().unwrap_or_default();
+    let router = router(app, &policy).await?;
+    let engine = Engine::builder().policy(policy).build()?;
+    let inv = AwsInventory::new(&app.sdk, app.settings.regions.clone());
+    let events: Vec<SourceEvent> = inv.open().await.map_err(|e| e.to_string())?.collect().await;
+    let mut extra: Vec<Finding> = Vec::new();
+    let mut extra_events: Vec<SourceEvent> = Vec::new();
+    let now = engine.now();
+    if app.settings.inspector {
+        let c =
+            assetwarden_aws::inspector::cve_findings(&app.sdk, &app.settings.regions, now).await;
+        extra.extend(c.findings);
+        extra_events.extend(c.failures.into_iter().map(|(r, f)| SourceEvent::Error {
+            location: format!("aws:{r}: {}", f.operation),
+            message: f.to_string(),
+        }));
+    }
+    let (account, _) = inv.identity().await.map_err(|f| f.to_string())?.clone();
+    if app.settings.budgets {
+        match assetwarden_aws::inspector::budget_findings(&app.sdk, &account, &budgets, now).await {
+            Ok(fs) => extra.extend(fs),
+            Err(f) => extra_events.push(SourceEvent::Error {
+                location: format!("aws: {}", f.operation),
+                message: f.to_string(),
+            }),
+        }
+    }
+    let report = tokio::task::spawn_blocking(move || {
+        let mut b = engine.report_builder(true).keep_pass(true);
+        engine.scan_iter(events.into_iter(), &mut b);
+        for e in &extra_events {
+            b.on_event(e);
+        }
+        b.on_findings(&extra);
+        engine.finish(b)
+    })
+    .await?;
+    let mut export = Value::Null;
+    if app.settings.export_securityhub {
+        let region = app
+            .sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into());
+        let r = SecurityHubExporter::new(&app.sdk, &account, &region)
+            .export(&report.findings)
+            .await
+            .map_err(|f| f.to_string())?;
+        export = serde_json::to_value(&r)?;
+        if !r.complete() {
+            tracing::error!(export = %export, "Security Hub export incomplete");
+        }
+    }
+    let mut notified = Vec::new();
+    if app.settings.notify_scheduled && !router.routes.is_empty() {
+        let failures: Vec<Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.status == Status::Fail)
+            .cloned()
+            .collect();
+        if !failures.is_empty() {
+            let subject = format!("Assetwarden: {} failing check(s)", failures.len());
+            for o in router
+                .deliver(&failures, &subject, chrono::Utc::now())
+                .await
+            {
+                notified.push(json!({"route": o.route, "status": o.status, "error": o.error}));
+            }
+        }
+    }
+    Ok(json!({
+        "mode": "scheduled",
+        "summary": assetwarden_core::output::summary_line(&report),
+        "policy_source": report.policy_source,
+        "errors": report.errors.len(),
+        "securityhub": export,
+        "notified": notified,
+    }))
+}
+
+/// The policy's routes, with `ssm:/name` secret values read from Parameter Store.
+async fn router(app: &App, policy: &Policy) -> Result<assetwarden_notify::Router, Error> {
+    let mut vars: Vec<String> = Vec::new();
+    for r in policy
+        .doc
+        .notifications
+        .iter()
+        .flat_map(|n| n.routes.iter())
+    {
+        vars.extend(r.url_env.iter().cloned());
+        vars.extend(r.secret_env.iter().cloned());
+        if let Some(s) = &r.smtp {
+            vars.extend(s.username_env.iter().cloned());
+            vars.extend(s.password_env.iter().cloned());
+        }
+    }
+    let ssm = Ssm::new(&app.sdk);
+    let mut resolved: HashMap<String, String> = HashMap::new();
+    for v in vars {
+        if let Ok(val) = std::env::var(&v) {
+            let val = ssm
+                .resolve(&val)
+                .await
+                .map_err(|e| format!("cannot read the secret of `{v}`: {e}"))?;
+            resolved.insert(v, val);
+        }
+    }
+    let env = |k: &str| resolved.get(k).cloned();
+    Ok(assetwarden_notify::Router::from_policy(policy, &env)?)
+}
