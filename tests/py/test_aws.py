@@ -568,3 +568,27 @@ def test_budgets_cross_thresholds(moto, tmp_path):
     report, _ = scan_json(moto, "--no-config", "--budgets", "-p", str(pol))
     got = {f["resource"]["name"]: f["status"] for f in report["findings"] if f["check_id"] == "aws.budgets.threshold"}
     assert got == {"ok": "PASS", "forecast-over": "FAIL", "actual-over": "FAIL"}, got
+
+
+def test_server_errors_are_retried_and_a_failed_write_call_is_reported_per_arn(proxy, policy):
+    seed_estate(proxy.url)
+    # Two 503s on DescribeVolumes: the SDK's retries (3 attempts here) absorb them.
+    proxy.rules.append(lambda c, n: query_error(503, "Unavailable", "try later")
+                       if c.op == "DescribeVolumes" and n < 2 else None)
+    report, _ = scan_json(proxy.url, "--no-config")
+    assert len(proxy.ops("DescribeVolumes")) == 3
+    assert by(report, "aws.ec2.ebs-encrypted", "volume/")[0]["status"] == "FAIL"
+    # TagResources answering 500 on every attempt: each ARN is reported failed, none written.
+    proxy.rules.append(lambda c, n: json_error(500, "InternalServiceException", "boom")
+                       if c.op == "TagResources" else None)
+    p = run(proxy.url, "tag", "apply", "--aws", "--regions", "us-east-1", "--no-config", "-p", str(policy), "--apply", "--format", "json")
+    assert p.returncode == 1
+    results = {r["arn"]: r for r in json.loads(p.stdout)}
+    db = results[rds_arn("orders")]
+    assert db["outcome"]["Failed"]["code"] == "InternalServiceException", db
+    # Bounded: for each batch, our own retries (6 attempts) times the SDK's (3) at most.
+    per_batch = {}
+    for c in proxy.ops("TagResources"):
+        key = tuple(c.json()["ResourceARNList"])
+        per_batch[key] = per_batch.get(key, 0) + 1
+    assert per_batch and all(1 < n <= 18 for n in per_batch.values()), per_batch
