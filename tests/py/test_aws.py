@@ -92,6 +92,20 @@ def by(report, check_id, arn_part):
     return [f for f in report["findings"] if f["check_id"] == check_id and arn_part in f["resource"]["arn"]]
 
 
+def config_wire_times(call, status, body):
+    """moto 5.2.1 writes BatchGetResourceConfig's timestamps as `2026-11-27 09:41:10+00:00`
+    strings; the API (and so the SDK for Rust, which rejects moto's form) sends epoch seconds.
+    This rewrites moto's answer into the API's wire format; the rest is moto's."""
+    import datetime
+    doc = json.loads(body or b"{}")
+    for item in doc.get("baseConfigurationItems", []):
+        for k in ("configurationItemCaptureTime", "resourceCreationTime", "configurationItemDeliveryTime"):
+            v = item.get(k)
+            if isinstance(v, str):
+                item[k] = datetime.datetime.fromisoformat(v).timestamp()
+    return status, json.dumps(doc).encode()
+
+
 def seed_estate(moto):
     """A small estate: a public, unencrypted bucket and a locked-down one; a security group
     open to the world on SSH (never tagged) and a closed one; an unencrypted volume; a public,
@@ -119,7 +133,13 @@ def seed_estate(moto):
                            StorageEncrypted=False, Tags=[{"Key": "owner", "Value": "orders-team"}])
     ecr = client(moto, "ecr")
     ecr.create_repository(repositoryName="shop/web", imageScanningConfiguration={"scanOnPush": False})
-    return {"open_sg": open_sg, "closed_sg": closed_sg, "volume": vol}
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+    elb = client(moto, "elbv2")
+    lb = elb.create_load_balancer(Name="shop-web", Subnets=subnets, Scheme="internet-facing", Type="application")["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elb.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]["TargetGroupArn"]
+    listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80,
+                                   DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]["ListenerArn"]
+    return {"open_sg": open_sg, "closed_sg": closed_sg, "volume": vol, "lb": lb, "listener": listener}
 
 
 def test_live_inventory_finds_and_checks_what_was_seeded(moto):
@@ -143,6 +163,11 @@ def test_live_inventory_finds_and_checks_what_was_seeded(moto):
     enc = {f["resource"]["arn"]: f["status"] for f in report["findings"] if f["check_id"] == "aws.s3.encryption"}
     assert enc["arn:aws:s3:::shop-locked"] == "PASS" and enc["arn:aws:s3:::shop-public-assets"] == "FAIL", enc
     assert by(report, "aws.ecr.image-scanning", "repository/shop/web")[0]["status"] == "FAIL"
+    # The load balancer with its attributes, and its listener (plain HTTP).
+    assert ids["lb"] in arns and ids["listener"] in arns
+    lb_findings = [f for f in report["findings"] if f["resource"]["arn"] == ids["lb"] and f["status"] != "NOT_APPLICABLE"]
+    assert lb_findings and all(f["status"] in ("PASS", "FAIL") for f in lb_findings), lb_findings
+    assert [f for f in report["findings"] if f["resource"]["arn"] == ids["listener"] and f["status"] == "FAIL"]
     # moto 5.2.1 answers GetBucketVersioning with a root element real S3 does not use
     # (`GetBucketVersioningResponse`); the SDK refuses it, and the scan says UNKNOWN, not PASS.
     # The versioning check on real S3 replies is covered by the recorded-response cases.
@@ -176,18 +201,38 @@ def test_config_is_used_where_it_records_and_describe_calls_elsewhere(moto):
     ec2 = client(moto, "ec2")
     sg = ec2.create_security_group(GroupName="described", Description="not recorded by config")["GroupId"]
     proxy = Proxy(moto)
+    proxy.rules.append(lambda c, n: ("rewrite", config_wire_times) if c.op == "BatchGetResourceConfig" else None)
     try:
         report, _ = scan_json(proxy.url)
     finally:
         proxy.close()
+    assert not report["errors"], report["errors"]
     arns = {f["resource"]["arn"] for f in report["findings"]}
     assert "arn:aws:s3:::recorded-by-config" in arns
     assert any(sg in a for a in arns)
     # Buckets came from Config (BatchGetResourceConfig), so S3's Get* calls were not made;
     # security groups came from DescribeSecurityGroups.
     assert proxy.ops("BatchGetResourceConfig"), [c.op for c in proxy.calls]
-    assert not proxy.ops("GET /recorded-by-config"), "bucket read directly although Config records it"
+    assert not [c for c in proxy.calls if c.path.startswith("/recorded-by-config?")], "bucket read directly although Config records it"
     assert proxy.ops("DescribeSecurityGroups")
+
+
+def test_config_unreadable_falls_back_to_direct_calls_and_says_what_is_lost(moto):
+    """Without the rewrite, moto's timestamps make BatchGetResourceConfig unreadable to the
+    SDK: the scan collects S3 directly and reports what only Config could have found."""
+    s3 = client(moto, "s3")
+    s3.create_bucket(Bucket="recorded-by-config")
+    cfg = client(moto, "config")
+    cfg.put_configuration_recorder(ConfigurationRecorder={
+        "name": "default", "roleARN": f"arn:aws:iam::{ACCOUNT}:role/config", "recordingGroup": {"allSupported": True}})
+    cfg.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": "recorded-by-config"})
+    cfg.start_configuration_recorder(ConfigurationRecorderName="default")
+    report, _ = scan_json(moto)
+    assert "arn:aws:s3:::recorded-by-config" in {f["resource"]["arn"] for f in report["findings"]}
+    gap = [e for e in report["errors"] if "AWS Config unreadable" in e["message"]]
+    assert gap and "AWS::IAM::User" in gap[0]["message"] and "config:BatchGetResourceConfig" in gap[0]["message"]
+    unknown = [f for f in report["findings"] if f["status"] == "UNKNOWN" and f["resource"]["resource_type"] == "AWS::IAM::User"]
+    assert unknown, "checks on the types only Config could list must be UNKNOWN"
 
 
 def test_access_denied_makes_the_affected_checks_unknown_never_pass(proxy):
@@ -449,7 +494,7 @@ def test_security_hub_batches_limits_and_failed_findings(proxy):
             if i not in state["retried"]:
                 state["retried"].add(i)
                 failed.append({"Id": i, "ErrorCode": "InternalException", "ErrorMessage": "try again"})
-        bad = [i for i in ids if i.endswith("0")][:1]
+        bad = [i for i in ids if i.endswith("0") and i not in state["retried"]][:1]
         failed += [{"Id": i, "ErrorCode": "InvalidInput", "ErrorMessage": "refused by the test"} for i in bad]
         doc = json.loads(body)
         doc["FailedFindings"] = failed
@@ -592,3 +637,39 @@ def test_server_errors_are_retried_and_a_failed_write_call_is_reported_per_arn(p
         key = tuple(c.json()["ResourceARNList"])
         per_batch[key] = per_batch.get(key, 0) + 1
     assert per_batch and all(1 < n <= 18 for n in per_batch.values()), per_batch
+
+
+def test_config_unprocessed_keys_are_asked_again(moto):
+    s3 = client(moto, "s3")
+    for b in ("cfg-a", "cfg-b", "cfg-c"):
+        s3.create_bucket(Bucket=b)
+    cfg = client(moto, "config")
+    cfg.put_configuration_recorder(ConfigurationRecorder={
+        "name": "default", "roleARN": f"arn:aws:iam::{ACCOUNT}:role/config",
+        "recordingGroup": {"allSupported": False, "includeGlobalResourceTypes": False, "resourceTypes": ["AWS::S3::Bucket"]}})
+    cfg.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": "cfg-a"})
+    cfg.start_configuration_recorder(ConfigurationRecorderName="default")
+    proxy = Proxy(moto)
+    state = {"held": None}
+
+    def hold_one(call, status, body):
+        status, body = config_wire_times(call, status, body)
+        doc = json.loads(body)
+        items = doc.get("baseConfigurationItems", [])
+        if state["held"] is None and len(items) > 1:
+            held = items.pop()
+            state["held"] = held["resourceId"]
+            doc["unprocessedResourceKeys"] = [{"resourceType": held["resourceType"], "resourceId": held["resourceId"]}]
+        return status, json.dumps(doc).encode()
+
+    proxy.rules.append(lambda c, n: ("rewrite", hold_one) if c.op == "BatchGetResourceConfig" else None)
+    try:
+        report, _ = scan_json(proxy.url)
+        calls = proxy.ops("BatchGetResourceConfig")
+    finally:
+        proxy.close()
+    assert state["held"], "the proxy must have held one key back"
+    assert len(calls) == 2
+    assert [k["resourceId"] for k in calls[1].json()["resourceKeys"]] == [state["held"]]
+    arns = {f["resource"]["arn"] for f in report["findings"]}
+    assert {"arn:aws:s3:::cfg-a", "arn:aws:s3:::cfg-b", "arn:aws:s3:::cfg-c"} <= arns

@@ -714,6 +714,26 @@ mod tests {
         assert!(w.is_empty() && d.is_empty());
     }
 
+    #[tokio::test]
+    async fn invalid_tags_are_refused_before_any_call() {
+        // No endpoint, no credentials: a call would fail, so a refusal proves none was made.
+        let sdk = aws_config::SdkConfig::builder().build();
+        let w = AwsTagWriter::new(&sdk);
+        let mut p = plan(vec![ch("aws:owner", TagAction::Add, None, "x")]);
+        let mut long = plan(vec![ch("k", TagAction::Add, None, &"v".repeat(257))]);
+        long.arn = "arn:aws:rds:us-east-1:111111111111:db:e".into();
+        p.arn = "arn:aws:rds:us-east-1:111111111111:db:d".into();
+        let out = w.apply(&[p, long], false).await;
+        for r in &out {
+            assert!(
+                matches!(&r.outcome, TagWriteOutcome::Refused(why) if !why.is_empty()),
+                "{r:?}"
+            );
+        }
+        let empty = w.apply(&[plan(vec![])], false).await;
+        assert_eq!(empty[0].outcome, TagWriteOutcome::Unchanged);
+    }
+
     #[test]
     fn routes() {
         let r = |a: &str| route_of(&Arn::parse(a).unwrap());

@@ -879,6 +879,193 @@ impl Engine {
     }
 }
 
+// ---- Live AWS ----
+
+/// Live AWS for ops scripts: the inventory, the tag writer, the auto-tag path and the Security
+/// Hub export, on the standard AWS configuration (environment, profile, instance role) or the
+/// one given. Calls release the GIL while they wait on AWS.
+#[pyclass(module = "assetwarden._native", frozen)]
+struct Aws {
+    sdk: aws_config::SdkConfig,
+    rt: Arc<tokio::runtime::Runtime>,
+    regions: Vec<String>,
+    use_config: bool,
+}
+
+fn aws_error(py: Python<'_>, message: String, code: Option<String>) -> PyErr {
+    raise(
+        py,
+        "AwsError",
+        (message, code.map(Value::String).unwrap_or(Value::Null)),
+    )
+}
+
+#[pymethods]
+impl Aws {
+    /// `regions`: those to read (default: every region enabled for the account).
+    /// `endpoint_url`: send every call there (a test server such as moto).
+    #[new]
+    #[pyo3(signature = (*, regions = None, profile = None, endpoint_url = None, region = None, use_config = true))]
+    fn new(
+        py: Python<'_>,
+        regions: Option<Vec<String>>,
+        profile: Option<String>,
+        endpoint_url: Option<String>,
+        region: Option<String>,
+        use_config: bool,
+    ) -> PyResult<Aws> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| aws_error(py, format!("cannot start the I/O runtime: {e}"), None))?;
+        let sdk = py.detach(|| {
+            rt.block_on(async {
+                let mut l = aws_config::defaults(aws_config::BehaviorVersion::latest());
+                if let Some(p) = &profile {
+                    l = l.profile_name(p);
+                }
+                if let Some(u) = &endpoint_url {
+                    l = l.endpoint_url(u);
+                }
+                if let Some(r) = region {
+                    l = l.region(aws_config::Region::new(r));
+                }
+                let c = l.load().await;
+                if c.region().is_none() {
+                    c.to_builder()
+                        .region(aws_config::Region::new("us-east-1"))
+                        .build()
+                } else {
+                    c
+                }
+            })
+        });
+        Ok(Aws {
+            sdk,
+            rt: Arc::new(rt),
+            regions: regions.unwrap_or_default(),
+            use_config,
+        })
+    }
+
+    /// Scans the live inventory with `engine`: findings, tag plans, errors and the coverage
+    /// ledger (what could not be read is UNKNOWN there, never PASS).
+    fn scan(&self, py: Python<'_>, engine: &Engine) -> PyResult<ScanReport> {
+        use assetwarden_core::source::ResourceSource;
+        use futures::StreamExt;
+        let inv = assetwarden_aws::AwsInventory::new(&self.sdk, self.regions.clone()).config_mode(
+            if self.use_config {
+                assetwarden_aws::ConfigMode::Auto
+            } else {
+                assetwarden_aws::ConfigMode::Off
+            },
+        );
+        let engine = engine.inner.clone();
+        let rt = self.rt.clone();
+        let res: Result<CoreReport, String> = py.detach(move || {
+            let events: Vec<SourceEvent> = rt.block_on(async {
+                match inv.open().await {
+                    Ok(s) => Ok(s.collect::<Vec<_>>().await),
+                    Err(e) => Err(e.to_string()),
+                }
+            })?;
+            let mut b = engine.report_builder(true).keep_pass(true);
+            engine.scan_iter(events.into_iter(), &mut b);
+            Ok(engine.finish(b))
+        });
+        match res {
+            Ok(r) => Ok(ScanReport { inner: Arc::new(r) }),
+            Err(e) => Err(aws_error(py, e, None)),
+        }
+    }
+
+    /// Applies tag plans: a dry run unless `apply=True`. Returns one dict per plan: `arn`,
+    /// `outcome` (`Written`, `WouldWrite`, `Unchanged`, `{"Refused": why}`,
+    /// `{"Failed": {"code", "message"}}`), `written` and `dropped` (tags set by someone since
+    /// the plan, kept).
+    #[pyo3(signature = (plans, *, apply = false))]
+    fn apply_tags<'py>(
+        &self,
+        py: Python<'py>,
+        plans: Vec<PyRef<'py, TagPlan>>,
+        apply: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        use assetwarden_core::notify::TagWriter;
+        let plans: Vec<CoreTagPlan> = plans.iter().map(|p| p.inner.clone()).collect();
+        let writer = assetwarden_aws::AwsTagWriter::new(&self.sdk);
+        let rt = self.rt.clone();
+        let results = py.detach(move || rt.block_on(writer.apply(&plans, !apply)));
+        to_py(py, &ser(py, &results)?)
+    }
+
+    /// Runs the auto-tag path on a CloudTrail event (EventBridge envelope, bare record, or log
+    /// file as a dict): tags from `engine`'s classification scheme (written only with
+    /// `apply=True`), then its checks on the new resources. Returns one dict per record.
+    #[pyo3(signature = (event, engine, *, apply = false))]
+    fn handle_event<'py>(
+        &self,
+        py: Python<'py>,
+        event: &Bound<'py, PyAny>,
+        engine: &Engine,
+        apply: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let doc = to_value(event, 0)?;
+        let engine = engine.inner.clone();
+        let tagger = assetwarden_aws::autotag::AutoTagger::new(&self.sdk);
+        let rt = self.rt.clone();
+        let res = py.detach(move || rt.block_on(tagger.handle(&doc, &engine, !apply)));
+        match res {
+            Ok(outcomes) => to_py(py, &ser(py, &outcomes)?),
+            Err(e) => Err(raise(py, "SourceError", (e.to_string(),))),
+        }
+    }
+
+    /// Exports a report's findings to Security Hub (this tool's findings that pass now are
+    /// archived). Returns the counts and every finding refused or failed.
+    #[pyo3(signature = (report, *, region = None))]
+    fn export_securityhub<'py>(
+        &self,
+        py: Python<'py>,
+        report: &ScanReport,
+        region: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let sdk = self.sdk.clone();
+        let findings = report.inner.findings.clone();
+        let rt = self.rt.clone();
+        let res = py.detach(move || {
+            rt.block_on(async {
+                let (account, _) = assetwarden_aws::util::caller_account(&sdk).await?;
+                let region = region
+                    .or_else(|| sdk.region().map(|r| r.to_string()))
+                    .unwrap_or_else(|| "us-east-1".into());
+                assetwarden_aws::securityhub::SecurityHubExporter::new(&sdk, &account, &region)
+                    .export(&findings)
+                    .await
+            })
+        });
+        match res {
+            Ok(r) => to_py(py, &ser(py, &r)?),
+            Err(f) => Err(aws_error(py, f.to_string(), Some(f.code))),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<Aws regions={} {}>",
+            if self.regions.is_empty() {
+                "enabled".to_string()
+            } else {
+                self.regions.join(",")
+            },
+            self.sdk
+                .endpoint_url()
+                .map(|u| format!("endpoint={u}"))
+                .unwrap_or_default()
+        )
+    }
+}
+
 /// Every built-in check, as dicts.
 #[pyfunction]
 fn builtin_checks<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -933,6 +1120,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TagPlan>()?;
     m.add_class::<ScanReport>()?;
     m.add_class::<FindingIterator>()?;
+    m.add_class::<Aws>()?;
     m.add_function(wrap_pyfunction!(builtin_checks, m)?)?;
     m.add_function(wrap_pyfunction!(normalize, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

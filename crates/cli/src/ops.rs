@@ -47,20 +47,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 /// The policy's routes. A secret variable may hold `ssm:/parameter/name`: the value is then read
 /// (decrypted) from SSM Parameter Store with the standard AWS configuration.
 fn router(policy: &assetwarden_core::Policy) -> Result<assetwarden_notify::Router> {
-    let mut vars: Vec<String> = Vec::new();
-    for r in policy
-        .doc
-        .notifications
-        .iter()
-        .flat_map(|n| n.routes.iter())
-    {
-        vars.extend(r.url_env.iter().cloned());
-        vars.extend(r.secret_env.iter().cloned());
-        if let Some(s) = &r.smtp {
-            vars.extend(s.username_env.iter().cloned());
-            vars.extend(s.password_env.iter().cloned());
-        }
-    }
+    let vars = assetwarden_notify::secret_vars(policy);
     let refs: Vec<(String, String)> = vars
         .into_iter()
         .filter_map(|v| {

@@ -253,20 +253,7 @@ async fn scheduled(app: &App, policy: Policy) -> Result<Value, Error> {
 
 /// The policy's routes, with `ssm:/name` secret values read from Parameter Store.
 async fn router(app: &App, policy: &Policy) -> Result<assetwarden_notify::Router, Error> {
-    let mut vars: Vec<String> = Vec::new();
-    for r in policy
-        .doc
-        .notifications
-        .iter()
-        .flat_map(|n| n.routes.iter())
-    {
-        vars.extend(r.url_env.iter().cloned());
-        vars.extend(r.secret_env.iter().cloned());
-        if let Some(s) = &r.smtp {
-            vars.extend(s.username_env.iter().cloned());
-            vars.extend(s.password_env.iter().cloned());
-        }
-    }
+    let vars = assetwarden_notify::secret_vars(policy);
     let ssm = Ssm::new(&app.sdk);
     let mut resolved: HashMap<String, String> = HashMap::new();
     for v in vars {

@@ -405,6 +405,26 @@ pub struct Router {
     pub routes: Vec<Route>,
 }
 
+/// The environment variables the policy's routes read secrets from (webhook URLs, signing
+/// secrets, SMTP credentials), so a caller can resolve `ssm:/name` references first.
+pub fn secret_vars(policy: &Policy) -> Vec<String> {
+    let mut vars: Vec<String> = Vec::new();
+    for r in policy
+        .doc
+        .notifications
+        .iter()
+        .flat_map(|n| n.routes.iter())
+    {
+        vars.extend(r.url_env.iter().cloned());
+        vars.extend(r.secret_env.iter().cloned());
+        if let Some(s) = &r.smtp {
+            vars.extend(s.username_env.iter().cloned());
+            vars.extend(s.password_env.iter().cloned());
+        }
+    }
+    vars
+}
+
 impl Router {
     /// Builds the routes of `policy`, reading secrets through `env` (the process environment in
     /// the CLI). A missing secret is an error naming the variable, never its value.

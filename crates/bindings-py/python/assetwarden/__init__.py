@@ -12,6 +12,7 @@ resources, run by the same Rust engine as the ``assetwarden`` command.
 from __future__ import annotations
 
 from assetwarden._native import (
+    Aws,
     Engine,
     Finding,
     FindingIterator,
@@ -26,6 +27,7 @@ from assetwarden.errors import AssetwardenError, AwsError, PolicyError, RuleErro
 
 __all__ = [
     "AssetwardenError",
+    "Aws",
     "AwsError",
     "Engine",
     "Finding",

@@ -7,6 +7,7 @@ from typing import Any, TypeAlias, final
 
 __version__: str
 __all__ = [
+    "Aws",
     "Engine",
     "Finding",
     "FindingIterator",
@@ -123,3 +124,19 @@ class Engine:
 
 def builtin_checks() -> list[dict[str, Any]]: ...
 def normalize(record: dict[str, Any], *, account: str | None = None, region: str | None = None) -> list[dict[str, Any]]: ...
+
+@final
+class Aws:
+    def __new__(
+        cls,
+        *,
+        regions: list[str] | None = None,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        use_config: bool = True,
+    ) -> Aws: ...
+    def scan(self, engine: Engine) -> ScanReport: ...
+    def apply_tags(self, plans: list[TagPlan], *, apply: bool = False) -> list[dict[str, Any]]: ...
+    def handle_event(self, event: dict[str, Any], engine: Engine, *, apply: bool = False) -> list[dict[str, Any]]: ...
+    def export_securityhub(self, report: ScanReport, *, region: str | None = None) -> dict[str, Any]: ...
