@@ -6,7 +6,9 @@ import copy
 import json
 import os
 import pathlib
+import shutil
 import subprocess
+import tempfile
 import urllib.request
 
 import boto3
@@ -86,6 +88,10 @@ def scan_json(endpoint, *extra, regions="us-east-1", check=None):
     if check is not None:
         assert p.returncode == check, p.stderr
     return json.loads(p.stdout), p
+
+
+def proxy_tmp():
+    return pathlib.Path(tempfile.mkdtemp(prefix="aw-test-"))
 
 
 def by(report, check_id, arn_part):
@@ -265,10 +271,28 @@ def test_throttling_is_retried_within_bounds(proxy):
     seed_estate(proxy.url)
     proxy.rules.append(lambda c, n: json_error(400, "ThrottlingException", "Rate exceeded")
                        if c.op == "GetResources" and n < 2 else None)
-    report, p = scan_json(proxy.url, "--no-config")
+    d = proxy_tmp()
+    report, p = scan_json(proxy.url, "--no-config", "--state", str(d / "s.db"), "--metrics-file", str(d / "aw.prom"))
     assert len(proxy.ops("GetResources")) == 3
     tags = {f["resource"]["arn"]: f["resource"].get("tags", {}) for f in report["findings"]}
     assert tags["arn:aws:s3:::shop-public-assets"] == {"owner": "web"}
+    # Every attempt is counted, by service, region and outcome: the two throttled ones too.
+    calls = {(c["service"], c["region"], c["outcome"]): c["calls"] for c in report["api_calls"]}
+    assert calls[("tagging", "us-east-1", "throttled")] == 2, calls
+    assert calls[("tagging", "us-east-1", "ok")] >= 1, calls
+    assert calls[("ec2", "us-east-1", "ok")] >= 2, calls
+    assert calls.get(("s3", "us-east-1", "client_error"), 0) >= 1, "moto answers 404 for absent bucket parts"
+    prom = (d / "aw.prom").read_text()
+    assert 'assetwarden_aws_api_calls_total{service="tagging",region="us-east-1",outcome="throttled"} 2' in prom, prom
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool must be installed (scripts/test.sh installs Debian's prometheus)"
+    res = subprocess.run([promtool, "check", "metrics"], input=prom, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    # A second scan adds to the counter.
+    scan_json(proxy.url, "--no-config", "--state", str(d / "s.db"), "--metrics-file", str(d / "aw.prom"))
+    assert 'assetwarden_aws_api_calls_total{service="tagging",region="us-east-1",outcome="throttled"} 2' in (d / "aw.prom").read_text()
+    ok_before = calls[("tagging", "us-east-1", "ok")]
+    assert f'assetwarden_aws_api_calls_total{{service="tagging",region="us-east-1",outcome="ok"}} {ok_before * 2}' in (d / "aw.prom").read_text()
 
 
 def test_throttling_that_never_ends_is_reported_not_hidden(proxy):
@@ -332,7 +356,9 @@ def test_tag_apply_is_a_dry_run_then_writes_and_never_overwrites_a_persons_tag(m
     assert client(moto, "s3").get_bucket_tagging(Bucket="untagged-bucket")["TagSet"] == [{"Key": "cost-center", "Value": "42"}]
 
     # Between plan and write, a person sets `owner` on the security group.
-    p = run(moto, "tag", "apply", "--aws", "--regions", "us-east-1", "--no-config", "-p", str(policy), "--apply", "--format", "json", check=0)
+    db = policy.parent / "state.db"
+    p = run(moto, "tag", "apply", "--aws", "--regions", "us-east-1", "--no-config", "-p", str(policy), "--apply", "--format", "json",
+            "--state", str(db), check=0)
     results = {r["arn"]: r for r in json.loads(p.stdout)}
     s3tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket="untagged-bucket")["TagSet"]}
     assert s3tags == {"cost-center": "42", "owner": "unassigned", "data-class": "internal"}, s3tags
@@ -341,6 +367,20 @@ def test_tag_apply_is_a_dry_run_then_writes_and_never_overwrites_a_persons_tag(m
     dbtags = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=rds_arn("ledger"))["TagList"]}
     assert dbtags == {"owner": "finance", "data-class": "confidential"}, dbtags
     assert results[rds_arn("ledger")]["outcome"] == "Written"
+    # Every tag written is in the state store (with the value before), and the report shows it.
+    import sqlite3
+    with sqlite3.connect(db) as c:
+        rows = set(c.execute("SELECT arn, key, old_value, new_value, applied_by FROM tag_changes"))
+    assert ("arn:aws:s3:::untagged-bucket", "owner", None, "unassigned", "assetwarden tag apply") in rows, rows
+    assert (rds_arn("ledger"), "data-class", None, "confidential", "assetwarden tag apply") in rows, rows
+    assert not any(r[0] == rds_arn("ledger") and r[1] == "owner" for r in rows), "a tag not written is not recorded"
+    written = sum(len(r.get("written", {})) for r in results.values() if r["outcome"] == "Written")
+    assert len(rows) == written, (len(rows), written)
+    run(moto, "report", "--state", str(db), "--out", str(policy.parent / "report"), check=0)
+    html = (policy.parent / "report" / "report.html").read_text()
+    assert f"{written} tag changes in the period" in html and "arn:aws:s3:::untagged-bucket" in html
+    md = (policy.parent / "report" / "report.md").read_text()
+    assert "| arn:aws:s3:::untagged-bucket | owner | (unset) | unassigned | assetwarden tag apply |" in md, md
 
     # Run again: nothing left to write.
     # Run again: the plan is empty, nothing is written.
@@ -398,13 +438,19 @@ def test_event_handle_tags_a_new_bucket_once_and_checks_it(proxy, policy, tmp_pa
         Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     f = tmp_path / "event.json"
     f.write_text(json.dumps(ev))
-    p = run(proxy.url, "event", "handle", str(f), "-p", str(policy), "--apply", check=0)
+    db = tmp_path / "state.db"
+    p = run(proxy.url, "event", "handle", str(f), "-p", str(policy), "--apply", "--state", str(db), check=0)
     out = json.loads(p.stdout)
     assert out[0]["record"]["creator"]["creator_type"] == "Root"
     res = out[0]["resources"][0]
     assert res["arn"] == f"arn:aws:s3:::{name}" and res["write"]["outcome"] == "Written"
     tags = {t["Key"]: t["Value"] for t in client(proxy.url, "s3", "us-west-2").get_bucket_tagging(Bucket=name)["TagSet"]}
     assert tags == {"owner": "root", "data-class": "internal", "created-by": "arn:aws:iam::619193117841:root"}, tags
+    import sqlite3
+    with sqlite3.connect(db) as c:
+        rows = sorted(c.execute("SELECT key, new_value, applied_by FROM tag_changes WHERE arn = ?", (f"arn:aws:s3:::{name}",)))
+    assert [r[:2] for r in rows] == sorted(tags.items()), rows
+    assert all(r[2].startswith(f"event CreateBucket {ev['detail']['eventID']} by arn:aws:iam::619193117841:root") for r in rows), rows
     # The checks ran on the new bucket at once.
     assert any(x["check_id"] == "aws.s3.public-access-block" and x["status"] == "FAIL" for x in res["findings"])
     # A repeated delivery (a new process, as a cold Lambda would be) writes nothing.
@@ -609,6 +655,18 @@ def test_budgets_cross_thresholds(moto, tmp_path):
     report, _ = scan_json(moto, "--no-config", "--budgets", "-p", str(pol))
     got = {f["resource"]["name"]: (f["status"], f["severity"]) for f in report["findings"] if f["check_id"] == "aws.budgets.threshold"}
     assert got == {"ok": ("PASS", "medium"), "forecast-over": ("FAIL", "medium"), "actual-over": ("FAIL", "medium")}, got
+    # Recorded in the state store, the budgets show in the daily report with their figures.
+    db = tmp_path / "state.db"
+    scan_json(moto, "--no-config", "--budgets", "-p", str(pol), "--state", str(db))
+    run(moto, "report", "--state", str(db), "--out", str(tmp_path / "report"), check=0)
+    html = (tmp_path / "report" / "report.html").read_text()
+    table = html[html.index('<table id="budgets">'):]
+    table = table[:table.index("</table>")]
+    assert table.count("<tr>") == 4, table
+    assert ">actual-over</td>" in table and "85.00 USD (85%)" in table and "130.00 USD (130%)" in table, table
+    assert 'id="budget-chart"' in html and html.count('class="budget-actual"') == 3
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "| forecast-over | 123456789012 | 100.00 USD | 50.00 USD (50%) | 130.00 USD (130%) | FAIL |" in md, md
     pol.write_text("version: 1\nbudgets:\n  thresholds: [50]\n  forecast: false\n")
     report, _ = scan_json(moto, "--no-config", "--budgets", "-p", str(pol))
     got = {f["resource"]["name"]: f["status"] for f in report["findings"] if f["check_id"] == "aws.budgets.threshold"}

@@ -166,6 +166,10 @@ def test_scheduled_event_scans_and_exports_to_security_hub(moto):
     assert kind == "response", (out, log)
     assert out["mode"] == "scheduled" and out["policy_source"] == "ssm:/assetwarden/policy@1"
     assert out["securityhub"]["imported"] >= 1 and out["securityhub"]["failed"] == []
+    # This run's AWS calls, counted by service and outcome (the SSM read of the policy included).
+    calls = {(c["service"], c["outcome"]): c["calls"] for c in out["api_calls"]}
+    assert calls.get(("ssm", "ok"), 0) >= 1 and calls.get(("ec2", "ok"), 0) >= 1, calls
+    assert calls.get(("securityhub", "ok"), 0) >= 1, calls
     hub = client(moto, "securityhub").get_findings(MaxResults=100)["Findings"]
     assert any(f["Resources"][0]["Id"].endswith(g) and f["GeneratorId"] == "assetwarden/aws.ec2.sg-no-ssh-from-internet" for f in hub)
 

@@ -8,6 +8,7 @@
 //! - [`securityhub`]: `BatchImportFindings` export with archiving of resolved findings;
 //! - [`ssm::Ssm`]: SSM Parameter Store for secrets and policies.
 
+pub mod apimetrics;
 pub mod autotag;
 pub mod enrich;
 pub mod events;

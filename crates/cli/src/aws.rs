@@ -99,6 +99,15 @@ pub(crate) fn extra_findings(
     })
 }
 
+/// Every AWS call this process makes, counted (`assetwarden_aws_api_calls_total`).
+static API_METRICS: std::sync::OnceLock<assetwarden_aws::apimetrics::ApiMetrics> =
+    std::sync::OnceLock::new();
+
+/// The AWS API calls made so far, by service, region and outcome.
+pub(crate) fn api_calls() -> Vec<assetwarden_core::report::ApiCallCount> {
+    API_METRICS.get().map(|m| m.counts()).unwrap_or_default()
+}
+
 /// The SDK configuration: the standard chain, with retries and timeouts written down rather
 /// than left to defaults (standard retry mode, `ASSETWARDEN_AWS_MAX_ATTEMPTS` attempts (default
 /// 5); 20 s per attempt, 120 s per operation; 3.1 s to connect).
@@ -132,7 +141,9 @@ pub(crate) async fn sdk_config(args: &AwsArgs) -> aws_config::SdkConfig {
     if let Some(u) = &args.endpoint_url {
         loader = loader.endpoint_url(u);
     }
-    loader.load().await
+    API_METRICS
+        .get_or_init(Default::default)
+        .instrument(&loader.load().await)
 }
 
 /// Streams the live inventory into a channel, so the synchronous engine consumes it as it
@@ -216,11 +227,20 @@ pub(crate) fn tag_apply(
     plans: Vec<assetwarden_core::TagPlan>,
     apply: bool,
     json: bool,
+    state: Option<&std::path::Path>,
 ) -> Result<ExitCode> {
     let results = rt.block_on(async {
         let sdk = sdk_config(args).await;
         AwsTagWriter::new(&sdk).apply(&plans, !apply).await
     });
+    if let Some(state) = state {
+        let rows = crate::ops::written_tags(
+            &plans.iter().collect::<Vec<_>>(),
+            &results.iter().collect::<Vec<_>>(),
+            "assetwarden tag apply",
+        );
+        crate::ops::record_tags(state, &rows)?;
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
@@ -298,6 +318,7 @@ pub(crate) fn event_handle(
     file: &PathBuf,
     engine: &assetwarden_core::Engine,
     apply: bool,
+    state: Option<&std::path::Path>,
 ) -> Result<(ExitCode, Vec<assetwarden_aws::autotag::EventOutcome>)> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read event `{}`", file.display()))?;
@@ -314,6 +335,30 @@ pub(crate) fn event_handle(
         AutoTagger::new(&sdk).handle(&doc, engine, !apply).await
     });
     let outcomes = outcomes.map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    if let Some(state) = state {
+        let mut rows = Vec::new();
+        for o in &outcomes {
+            let r = &o.record;
+            let by = format!(
+                "event {} {} by {}",
+                r.event_name,
+                r.event_id.as_deref().unwrap_or("(no id)"),
+                r.creator
+                    .creator_arn
+                    .as_deref()
+                    .or(r.creator.creator_name.as_deref())
+                    .unwrap_or("(unknown)")
+            );
+            let plans: Vec<_> = o.resources.iter().filter_map(|x| x.plan.as_ref()).collect();
+            let writes: Vec<_> = o
+                .resources
+                .iter()
+                .filter_map(|x| x.write.as_ref())
+                .collect();
+            rows.extend(crate::ops::written_tags(&plans, &writes, &by));
+        }
+        crate::ops::record_tags(state, &rows)?;
+    }
     if outcomes.is_empty() {
         eprintln!(
             "{}: no resource creation this tool handles (or the call failed): nothing to do",

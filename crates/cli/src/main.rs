@@ -110,6 +110,10 @@ enum TagCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
         format: PlanFormat,
+        /// Record the tags written in this state store (SQLite): shown by `report` and in the
+        /// metrics.
+        #[arg(long)]
+        state: Option<PathBuf>,
     },
 }
 
@@ -142,6 +146,9 @@ enum EventCommand {
         /// Write the tags.
         #[arg(long)]
         apply: bool,
+        /// Record the tags written in this state store (SQLite).
+        #[arg(long)]
+        state: Option<PathBuf>,
     },
 }
 
@@ -349,6 +356,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     input,
                     apply,
                     format,
+                    state,
                 },
         } => {
             let engine = build_engine(&input, 4096)?;
@@ -369,6 +377,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 report.tag_plans,
                 apply,
                 format == PlanFormat::Json,
+                state.as_deref(),
             )
         }
         Command::Export {
@@ -387,12 +396,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     policy,
                     aws: aws_args,
                     apply,
+                    state,
                 },
         } => {
             let policy = load_policy(policy.as_deref())?;
             let engine = Engine::builder().policy(policy).build()?;
             let rt = ops::runtime()?;
-            let (code, outcomes) = aws::event_handle(&rt, &aws_args, &file, &engine, apply)?;
+            let (code, outcomes) =
+                aws::event_handle(&rt, &aws_args, &file, &engine, apply, state.as_deref())?;
             println!("{}", serde_json::to_string_pretty(&outcomes)?);
             Ok(code)
         }
@@ -690,7 +701,9 @@ pub(crate) fn run_scan(
     if let Some(e) = sink.write_error {
         return Err(anyhow!("cannot write the output: {e}"));
     }
-    Ok(engine.finish(sink.report))
+    let mut report = engine.finish(sink.report);
+    report.api_calls = aws::api_calls();
+    Ok(report)
 }
 
 fn scan(args: ScanArgs) -> Result<ExitCode> {

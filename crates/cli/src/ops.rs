@@ -37,6 +37,44 @@ pub fn record(
     }
     Ok(id)
 }
+/// The tags a writer wrote, as rows for the state store: the value before comes from the plan.
+pub(crate) fn written_tags(
+    plans: &[&assetwarden_core::TagPlan],
+    results: &[&assetwarden_core::notify::TagWriteResult],
+    by: &str,
+) -> Vec<assetwarden_state::TagChangeRow> {
+    let at = chrono::Utc::now().to_rfc3339();
+    let mut rows = Vec::new();
+    for r in results {
+        if r.outcome != assetwarden_core::notify::TagWriteOutcome::Written {
+            continue;
+        }
+        let plan = plans.iter().find(|p| p.arn == r.arn);
+        for (k, v) in r.written.iter() {
+            let old = plan
+                .and_then(|p| p.changes.iter().find(|c| &c.key == k))
+                .and_then(|c| c.old_value.clone());
+            rows.push(assetwarden_state::TagChangeRow {
+                arn: r.arn.clone(),
+                key: k.clone(),
+                old_value: old,
+                new_value: v.clone(),
+                applied_at: at.clone(),
+                applied_by: by.to_string(),
+            });
+        }
+    }
+    rows
+}
+
+/// Records tag changes in the state store.
+pub(crate) fn record_tags(state: &Path, rows: &[assetwarden_state::TagChangeRow]) -> Result<()> {
+    let mut store = Store::open(state)?;
+    store.record_tag_changes(rows)?;
+    eprintln!("recorded {} tag changes in {}", rows.len(), state.display());
+    Ok(())
+}
+
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -100,6 +100,10 @@ pub struct SmtpDoc {
     /// Environment variable holding the password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_env: Option<String>,
+    /// A PEM file of CA certificates to trust besides the system's (a relay with a private
+    /// CA); relative to the working directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
 }
 
 /// One notification route.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::classify::TagPlan;
 use crate::engine::ResourceResult;
@@ -107,6 +107,22 @@ pub struct ScanReport {
     pub coverage: Coverage,
     /// Expired exceptions.
     pub expired_exceptions: Vec<ExpiredException>,
+    /// Calls the scan made to a cloud API, by service, region and outcome (empty for files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_calls: Vec<ApiCallCount>,
+}
+
+/// How many calls a scan made to one service in one region, with one outcome.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ApiCallCount {
+    /// The service as it signs requests: `ec2`, `s3`, `tagging`, `config`.
+    pub service: String,
+    /// The region the call was signed for.
+    pub region: String,
+    /// `ok`, `throttled`, `client_error`, `server_error` or `transport_error`.
+    pub outcome: String,
+    /// HTTP attempts, retries included.
+    pub calls: u64,
 }
 
 /// Receives a scan's results as they are produced. Implementations decide what to keep: the
@@ -147,6 +163,7 @@ impl ReportBuilder {
                 errors: Vec::new(),
                 coverage: Coverage::default(),
                 expired_exceptions: Vec::new(),
+                api_calls: Vec::new(),
             },
             keep_findings,
             keep_not_applicable: false,

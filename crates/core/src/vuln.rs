@@ -483,6 +483,7 @@ pub fn budget_finding(b: &BudgetFigures, doc: &BudgetsDoc, now: DateTime<Utc>) -
     ev.insert("limit", json!(b.limit));
     ev.insert("actual", json!(b.actual));
     ev.insert("forecast", json!(b.forecast));
+    ev.insert("unit", json!(b.unit));
     Finding {
         id: finding_id(BUDGET_CHECK, &arn),
         check_id: BUDGET_CHECK.into(),

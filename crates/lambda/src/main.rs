@@ -85,6 +85,7 @@ impl Settings {
 
 struct App {
     sdk: aws_config::SdkConfig,
+    api: assetwarden_aws::apimetrics::ApiMetrics,
     settings: Settings,
     tagger: AutoTagger,
 }
@@ -99,11 +100,14 @@ async fn main() -> Result<(), Error> {
         .without_time()
         .with_ansi(false)
         .init();
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let api = assetwarden_aws::apimetrics::ApiMetrics::new();
+    let sdk =
+        api.instrument(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await);
     let settings = Settings::from_env(&sdk)?;
     let app = Arc::new(App {
         tagger: AutoTagger::new(&sdk),
         sdk,
+        api,
         settings,
     });
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| {
@@ -114,6 +118,8 @@ async fn main() -> Result<(), Error> {
 }
 
 async fn handle(app: &App, payload: Value) -> Result<Value, Error> {
+    // Count this invocation's calls only (the container outlives one invocation).
+    let _ = app.api.take();
     // Fail closed: no policy, no tagging.
     let policy = Ssm::new(&app.sdk)
         .policy(&app.settings.policy_parameter)
@@ -241,8 +247,18 @@ async fn scheduled(app: &App, policy: Policy) -> Result<Value, Error> {
             }
         }
     }
+    let api_calls = app.api.take();
+    let failed: u64 = api_calls
+        .iter()
+        .filter(|c| c.outcome != "ok")
+        .map(|c| c.calls)
+        .sum();
+    if failed > 0 {
+        tracing::warn!(calls = %serde_json::to_string(&api_calls)?, "AWS API calls throttled or failed");
+    }
     Ok(json!({
         "mode": "scheduled",
+        "api_calls": api_calls,
         "summary": assetwarden_core::output::summary_line(&report),
         "policy_source": report.policy_source,
         "errors": report.errors.len(),

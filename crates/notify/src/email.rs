@@ -9,6 +9,7 @@ use assetwarden_core::policy::RouteDoc;
 use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::{RetryPolicy, Secret};
@@ -19,6 +20,7 @@ pub struct EmailNotifier {
     host: String,
     port: u16,
     tls: String,
+    ca_pem: Option<Vec<u8>>,
     credentials: Option<(String, Secret)>,
     from: String,
     to: Vec<String>,
@@ -32,6 +34,7 @@ impl std::fmt::Debug for EmailNotifier {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("tls", &self.tls)
+            .field("private_ca", &self.ca_pem.is_some())
             .field("user", &self.credentials.as_ref().map(|c| c.0.as_str()))
             .field("password", &self.credentials.as_ref().map(|_| "***"))
             .finish()
@@ -74,6 +77,12 @@ impl EmailNotifier {
             (None, None) => None,
             _ => return Err("give both `username_env` and `password_env`, or neither".into()),
         };
+        let ca_pem = match &smtp.ca_file {
+            Some(f) => {
+                Some(std::fs::read(f).map_err(|e| format!("cannot read `ca_file` `{f}`: {e}"))?)
+            }
+            None => None,
+        };
         let from = doc.from.clone().ok_or("no `from` given")?;
         no_crlf("`from`", &from)?;
         for t in &doc.to {
@@ -84,6 +93,7 @@ impl EmailNotifier {
             host: smtp.host.clone(),
             port: smtp.port.unwrap_or(587),
             tls: smtp.tls.clone().unwrap_or_else(|| "starttls".into()),
+            ca_pem,
             credentials,
             from,
             to: doc.to.clone(),
@@ -101,13 +111,25 @@ impl EmailNotifier {
         self
     }
 
+    fn tls_parameters(&self) -> Result<TlsParameters, String> {
+        let mut b = TlsParameters::builder(self.host.clone());
+        if let Some(pem) = &self.ca_pem {
+            let cert = Certificate::from_pem(pem)
+                .map_err(|e| format!("`ca_file` is not a PEM certificate: {e}"))?;
+            b = b.add_root_certificate(cert);
+        }
+        b.build()
+            .map_err(|e| format!("TLS setup for `{}` failed: {e}", self.host))
+    }
+
     fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+        let b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host);
         let b = match self.tls.as_str() {
-            "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&self.host)
-                .map_err(|e| format!("TLS setup failed: {e}"))?,
-            "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&self.host)
-                .map_err(|e| format!("STARTTLS setup failed: {e}"))?,
-            _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host),
+            // TLS from the first byte (port 465).
+            "tls" => b.tls(Tls::Wrapper(self.tls_parameters()?)),
+            // Plain text upgraded by STARTTLS, which must succeed: never falls back to plain.
+            "starttls" => b.tls(Tls::Required(self.tls_parameters()?)),
+            _ => b,
         };
         let mut b = b.port(self.port).timeout(Some(Duration::from_secs(20)));
         if let Some((u, p)) = &self.credentials {
@@ -179,6 +201,18 @@ impl EmailNotifier {
                     return Err(fail(
                         format!("the SMTP server refused the message permanently: {e}"),
                         false,
+                    ));
+                }
+                // A certificate that is not trusted now will not be in a second: no retries
+                // here, but the message waits in the outbox for the next run.
+                // (lettre reports a refused certificate as a connection error.)
+                Err(e) if e.is_tls() || e.to_string().contains("certificate") => {
+                    return Err(fail(
+                        format!(
+                            "TLS with `{}:{}` failed (is the certificate trusted? see `ca_file`): {e}",
+                            self.host, self.port
+                        ),
+                        true,
                     ));
                 }
                 Err(e) => last = e.to_string(),

@@ -320,7 +320,7 @@ pub struct RouteError {
 }
 
 enum Sender {
-    Email(EmailNotifier),
+    Email(Box<EmailNotifier>),
     Other(Box<dyn Notifier>),
 }
 
@@ -462,12 +462,12 @@ impl Router {
                     need(&doc.url_env, "url_env")?,
                     need(&doc.secret_env, "secret_env")?,
                 ))),
-                RouteKind::Email => {
-                    Sender::Email(EmailNotifier::from_doc(doc, env).map_err(|m| RouteError {
+                RouteKind::Email => Sender::Email(Box::new(
+                    EmailNotifier::from_doc(doc, env).map_err(|m| RouteError {
                         route: doc.name.clone(),
                         message: m,
-                    })?)
-                }
+                    })?,
+                )),
             };
             let checks = doc
                 .checks

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use assetwarden_core::finding::Status;
 use assetwarden_core::report::ScanReport;
+use assetwarden_core::vuln::BUDGET_CHECK;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, TransactionBehavior, params};
 use serde::Serialize;
@@ -128,7 +129,72 @@ const MIGRATIONS: &[&str] = &[
         status TEXT NOT NULL
      );
      CREATE INDEX notifications_finding ON notifications(finding_id, route);",
+    // 2: budget figures per scan, API calls per scan, tag changes by time.
+    "CREATE TABLE budgets (
+        scan_id INTEGER NOT NULL,
+        arn TEXT NOT NULL,
+        name TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        limit_amount REAL,
+        actual REAL,
+        forecast REAL,
+        unit TEXT NOT NULL,
+        status TEXT NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (scan_id, arn)
+     );
+     CREATE TABLE api_calls (
+        scan_id INTEGER NOT NULL,
+        service TEXT NOT NULL,
+        region TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        calls INTEGER NOT NULL,
+        PRIMARY KEY (scan_id, service, region, outcome)
+     );
+     CREATE INDEX tag_changes_at ON tag_changes(applied_at);",
 ];
+
+/// One tag written to a resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagChangeRow {
+    /// The resource.
+    pub arn: String,
+    /// The tag key.
+    pub key: String,
+    /// The value before, if the tag was there.
+    pub old_value: Option<String>,
+    /// The value written.
+    pub new_value: String,
+    /// When (RFC 3339).
+    pub applied_at: String,
+    /// Who or what wrote it: `assetwarden tag apply`, `event CreateBucket <id> by <principal>`.
+    pub applied_by: String,
+}
+
+/// A budget's figures as last read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetRow {
+    /// The budget's ARN.
+    pub arn: String,
+    /// Its name.
+    pub name: String,
+    /// Its account.
+    pub account_id: String,
+    /// The limit.
+    pub limit: Option<f64>,
+    /// Spent so far.
+    pub actual: Option<f64>,
+    /// Forecast for the period.
+    pub forecast: Option<f64>,
+    /// The currency.
+    pub unit: String,
+    /// The finding's status: PASS, FAIL, UNKNOWN.
+    pub status: String,
+    /// The finding's message.
+    pub message: String,
+    /// When it was read (the scan's end).
+    pub at: String,
+}
 
 /// What changed for findings in one recorded scan.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -470,6 +536,61 @@ impl Store {
                     .map_err(err)?;
             }
         }
+        {
+            let mut budget = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO budgets (scan_id, arn, name, account_id, limit_amount, actual, forecast, unit, status, message)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(err)?;
+            for f in report
+                .findings
+                .iter()
+                .filter(|f| f.check_id == BUDGET_CHECK)
+            {
+                let ev = |k: &str| {
+                    f.evidence
+                        .iter()
+                        .find(|e| e.path == format!("budget.{k}"))
+                        .map(|e| e.value.clone())
+                };
+                let num = |k: &str| ev(k).and_then(|v| v.as_f64());
+                let unit = ev("unit")
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                budget
+                    .execute(params![
+                        scan_id,
+                        f.resource.arn,
+                        f.resource.name,
+                        f.resource.account_id,
+                        num("limit"),
+                        num("actual"),
+                        num("forecast"),
+                        unit,
+                        f.status.as_str(),
+                        f.message
+                    ])
+                    .map_err(err)?;
+            }
+            let mut calls = tx
+                .prepare_cached(
+                    "INSERT INTO api_calls (scan_id, service, region, outcome, calls) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(scan_id, service, region, outcome) DO UPDATE SET calls = calls + ?5",
+                )
+                .map_err(err)?;
+            for c in &report.api_calls {
+                calls
+                    .execute(params![
+                        scan_id,
+                        c.service,
+                        c.region,
+                        c.outcome,
+                        c.calls as i64
+                    ])
+                    .map_err(err)?;
+            }
+        }
         tx.execute(
             "INSERT INTO scan_counts (scan_id, severity, open) SELECT ?1, severity, COUNT(*) FROM findings WHERE state = 'open' GROUP BY severity",
             params![scan_id],
@@ -479,22 +600,107 @@ impl Store {
         Ok((scan_id, t))
     }
 
-    /// Records tags written to a resource.
-    pub fn record_tag_change(
+    /// Records tags written to resources, in one transaction.
+    pub fn record_tag_changes(&mut self, changes: &[TagChangeRow]) -> Result<()> {
+        let path = self.path.display().to_string();
+        let err = |source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT INTO tag_changes (arn, key, old_value, new_value, applied_at, applied_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(err)?;
+            for c in changes {
+                st.execute(params![
+                    c.arn,
+                    c.key,
+                    c.old_value,
+                    c.new_value,
+                    c.applied_at,
+                    c.applied_by
+                ])
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Tag changes applied since `since`, newest first: how many in all, and the first `limit`.
+    pub fn tag_changes(
         &self,
-        arn: &str,
-        key: &str,
-        old: Option<&str>,
-        new: &str,
-        by: &str,
-    ) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT INTO tag_changes (arn, key, old_value, new_value, applied_at, applied_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![arn, key, old, new, Utc::now().to_rfc3339(), by],
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<(i64, Vec<TagChangeRow>)> {
+        let e = self.err();
+        let since = since.to_rfc3339();
+        let total = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM tag_changes WHERE applied_at >= ?1",
+                params![since],
+                |r| r.get(0),
             )
-            .map(|_| ())
-            .map_err(self.err())
+            .map_err(&e)?;
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT arn, key, old_value, new_value, applied_at, applied_by FROM tag_changes
+                 WHERE applied_at >= ?1 ORDER BY applied_at DESC, id DESC LIMIT ?2",
+            )
+            .map_err(&e)?;
+        let rows = st
+            .query_map(params![since, limit as i64], |r| {
+                Ok(TagChangeRow {
+                    arn: r.get(0)?,
+                    key: r.get(1)?,
+                    old_value: r.get(2)?,
+                    new_value: r.get(3)?,
+                    applied_at: r.get(4)?,
+                    applied_by: r.get(5)?,
+                })
+            })
+            .map_err(&e)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&e)?;
+        Ok((total, rows))
+    }
+
+    /// Each budget's figures from the last scan that read it.
+    pub fn budgets(&self) -> Result<Vec<BudgetRow>> {
+        let e = self.err();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT b.arn, b.name, b.account_id, b.limit_amount, b.actual, b.forecast, b.unit, b.status, b.message, s.finished_at
+                 FROM budgets b JOIN scans s ON s.id = b.scan_id
+                 WHERE b.scan_id = (SELECT MAX(scan_id) FROM budgets b2 WHERE b2.arn = b.arn)
+                 ORDER BY b.name, b.arn",
+            )
+            .map_err(&e)?;
+        st.query_map([], |r| {
+            Ok(BudgetRow {
+                arn: r.get(0)?,
+                name: r.get(1)?,
+                account_id: r.get(2)?,
+                limit: r.get(3)?,
+                actual: r.get(4)?,
+                forecast: r.get(5)?,
+                unit: r.get(6)?,
+                status: r.get(7)?,
+                message: r.get(8)?,
+                at: r.get(9)?,
+            })
+        })
+        .map_err(&e)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(&e)
     }
 
     /// The findings that became new or regressed in scan `scan_id`.
@@ -734,8 +940,13 @@ impl Store {
             .map_err(&e)?
             .collect::<Result<_, _>>()
             .map_err(&e)?;
+        let (tag_changes_total, tag_changes) = self.tag_changes(since, 50)?;
+        let budgets = self.budgets()?;
         Ok(report::Period {
             since,
+            budgets,
+            tag_changes,
+            tag_changes_total,
             scans: scans.len(),
             trend,
             changes,

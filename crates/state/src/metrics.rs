@@ -24,6 +24,10 @@ pub struct Snapshot {
     pub last_scan_timestamp: f64,
     /// Resources the last scan saw.
     pub last_scan_resources: i64,
+    /// (service, region, outcome) → cloud API calls, over every recorded scan.
+    pub api_calls: BTreeMap<(String, String, String), i64>,
+    /// Tags written to resources, over all time.
+    pub tag_changes: i64,
 }
 
 pub(crate) fn snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
@@ -79,6 +83,21 @@ pub(crate) fn snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
         }
         s.last_scan_resources = n;
     }
+    let mut st = conn.prepare(
+        "SELECT service, region, outcome, SUM(calls) FROM api_calls GROUP BY service, region, outcome",
+    )?;
+    for row in st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
+    })? {
+        let (svc, region, outcome, n) = row?;
+        s.api_calls.insert((svc, region, outcome), n);
+    }
+    s.tag_changes = conn.query_row("SELECT COUNT(*) FROM tag_changes", [], |r| r.get(0))?;
     Ok(s)
 }
 
@@ -184,6 +203,28 @@ pub fn render(s: &Snapshot) -> String {
         "assetwarden_last_scan_resources {}",
         s.last_scan_resources
     );
+    head(
+        &mut o,
+        "assetwarden_aws_api_calls_total",
+        "counter",
+        "Cloud API calls (HTTP attempts, retries included) made by recorded scans, by service, region and outcome (ok, throttled, client_error, server_error, transport_error).",
+    );
+    for ((svc, region, outcome), n) in &s.api_calls {
+        let _ = writeln!(
+            o,
+            "assetwarden_aws_api_calls_total{{service=\"{}\",region=\"{}\",outcome=\"{}\"}} {n}",
+            esc(svc),
+            esc(region),
+            esc(outcome)
+        );
+    }
+    head(
+        &mut o,
+        "assetwarden_tag_changes_total",
+        "counter",
+        "Tags written to resources (tag apply, event-driven tagging) and recorded in the state store.",
+    );
+    let _ = writeln!(o, "assetwarden_tag_changes_total {}", s.tag_changes);
     o
 }
 

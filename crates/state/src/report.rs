@@ -28,6 +28,92 @@ pub struct Period {
     pub by_owner: BTreeMap<String, i64>,
     /// The riskiest assets: ARN, name, risk score, open failures.
     pub top: Vec<(String, String, i64, i64)>,
+    /// Each budget as last read.
+    pub budgets: Vec<crate::BudgetRow>,
+    /// The latest tag changes in the period (at most 50).
+    pub tag_changes: Vec<crate::TagChangeRow>,
+    /// Tag changes in the period, all of them.
+    pub tag_changes_total: i64,
+}
+
+fn pct(x: Option<f64>, limit: Option<f64>) -> Option<f64> {
+    match (x, limit) {
+        (Some(x), Some(l)) if l > 0.0 => Some(x / l * 100.0),
+        _ => None,
+    }
+}
+
+fn money(x: Option<f64>, unit: &str) -> String {
+    x.map(|x| format!("{x:.2} {unit}"))
+        .unwrap_or_else(|| "—".into())
+}
+
+/// One bar per budget: actual spend as a share of the limit, the forecast as a marker, and a
+/// line at 100%.
+fn budget_chart(p: &Period) -> String {
+    let rows = &p.budgets;
+    let height = 26 * rows.len().max(1) + 34;
+    let mut s = format!(
+        "<figure id=\"budget-chart\"><figcaption>Budgets: actual spend (bar) and forecast (mark), % of the limit</figcaption><svg role=\"img\" aria-label=\"budget status\" width=\"560\" height=\"{height}\" viewBox=\"0 0 560 {height}\">"
+    );
+    // 0..150% over 300 px, from x = 200.
+    let x_of = |p: f64| 200.0 + p.clamp(0.0, 150.0) * 2.0;
+    let _ = write!(
+        s,
+        "<line x1=\"{0}\" y1=\"4\" x2=\"{0}\" y2=\"{1}\" stroke=\"#555\" stroke-dasharray=\"4 3\"/><text x=\"{0}\" y=\"{2}\" text-anchor=\"middle\" class=\"value\">100%</text>",
+        x_of(100.0),
+        height - 18,
+        height - 4
+    );
+    for (i, b) in rows.iter().enumerate() {
+        let y = 8 + i * 26;
+        let actual = pct(b.actual, b.limit);
+        let forecast = pct(b.forecast, b.limit);
+        let color = match (b.status.as_str(), actual) {
+            ("FAIL", Some(a)) if a >= 100.0 => "#d32f2f",
+            ("FAIL", _) => "#f57c00",
+            ("PASS", _) => "#388e3c",
+            _ => "#90a4ae",
+        };
+        let _ = write!(
+            s,
+            "<text x=\"0\" y=\"{}\" class=\"label\">{}</text>",
+            y + 14,
+            h(&trunc(&b.name, 30))
+        );
+        if let Some(a) = actual {
+            let _ = write!(
+                s,
+                "<rect class=\"budget-actual\" x=\"200\" y=\"{y}\" width=\"{:.1}\" height=\"18\" fill=\"{color}\"><title>{}: actual {a:.0}% of {}</title></rect>",
+                (x_of(a) - 200.0).max(1.0),
+                h(&b.name),
+                h(&money(b.limit, &b.unit))
+            );
+        } else {
+            let _ = write!(
+                s,
+                "<text x=\"205\" y=\"{}\" class=\"empty\">no spend figures</text>",
+                y + 14
+            );
+        }
+        if let Some(f) = forecast {
+            let _ = write!(
+                s,
+                "<rect class=\"budget-forecast\" x=\"{:.1}\" y=\"{}\" width=\"3\" height=\"22\" fill=\"#222\"><title>{}: forecast {f:.0}%</title></rect>",
+                x_of(f) - 1.5,
+                y.saturating_sub(2),
+                h(&b.name)
+            );
+        }
+        let _ = write!(
+            s,
+            "<text x=\"515\" y=\"{}\" class=\"value\">{}</text>",
+            y + 14,
+            actual.map(|a| format!("{a:.0}%")).unwrap_or_default()
+        );
+    }
+    s.push_str("</svg></figure>");
+    s
 }
 
 const SEVERITIES: [(&str, &str); 5] = [
@@ -252,7 +338,60 @@ pub fn html(p: &Period, title: &str) -> String {
         );
     }
     o.push_str("</tbody></table>");
-    o.push_str("<h2>Budgets</h2><p id=\"budgets\">No budget data: budgets are read by the AWS adapters.</p>");
+    o.push_str("<h2>Budgets</h2>");
+    if p.budgets.is_empty() {
+        o.push_str("<p id=\"budgets\">No budget recorded: scan with <code>--aws --budgets</code> to read them.</p>");
+    } else {
+        o.push_str(&budget_chart(p));
+        o.push_str("<table id=\"budgets\"><thead><tr><th>budget</th><th>account</th><th>limit</th><th>actual</th><th>forecast</th><th>status</th><th>read at</th></tr></thead><tbody>");
+        for b in &p.budgets {
+            let with_pct = |x: Option<f64>| {
+                let m = money(x, &b.unit);
+                match pct(x, b.limit) {
+                    Some(p) => format!("{m} ({p:.0}%)"),
+                    None => m,
+                }
+            };
+            let _ = write!(
+                o,
+                "<tr><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td title=\"{}\">{}</td><td>{}</td></tr>",
+                h(&b.arn),
+                h(&b.name),
+                h(&b.account_id),
+                h(&money(b.limit, &b.unit)),
+                h(&with_pct(b.actual)),
+                h(&with_pct(b.forecast)),
+                h(&b.message),
+                h(&b.status),
+                h(&b.at)
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    let _ = write!(
+        o,
+        "<h2>Tags applied</h2><p>{} tag changes in the period{}.</p>",
+        p.tag_changes_total,
+        if p.tag_changes_total > p.tag_changes.len() as i64 {
+            format!(", the latest {} below", p.tag_changes.len())
+        } else {
+            String::new()
+        }
+    );
+    o.push_str("<table id=\"tag-changes\"><thead><tr><th>resource</th><th>tag</th><th>before</th><th>after</th><th>when</th><th>by</th></tr></thead><tbody>");
+    for c in &p.tag_changes {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            h(&c.arn),
+            h(&c.key),
+            h(c.old_value.as_deref().unwrap_or("(unset)")),
+            h(&c.new_value),
+            h(&c.applied_at),
+            h(&c.applied_by)
+        );
+    }
+    o.push_str("</tbody></table>");
     o.push_str("<h2>Compliance by check</h2>");
     o.push_str("<table id=\"checks\"><thead><tr><th>check</th><th>title</th><th>passing</th><th>failing</th><th>compliance</th></tr></thead><tbody>");
     let mut checks: Vec<_> = p.by_check.iter().collect();
@@ -309,7 +448,59 @@ pub fn markdown(p: &Period, title: &str) -> String {
         "\n## Riskiest assets\n\n| resource | open failures | risk |\n|---|---:|---:|"
     );
     for (_, name, risk, n) in &p.top {
-        let _ = writeln!(o, "| {} | {n} | {risk} |", name.replace('|', "\\|"));
+        let _ = writeln!(o, "| {} | {n} | {risk} |", md(name));
+    }
+    let _ = writeln!(o, "\n## Budgets\n");
+    if p.budgets.is_empty() {
+        let _ = writeln!(o, "No budget recorded.");
+    } else {
+        let _ = writeln!(
+            o,
+            "| budget | account | limit | actual | forecast | status |\n|---|---|---:|---:|---:|---|"
+        );
+        for b in &p.budgets {
+            let with_pct = |x: Option<f64>| match pct(x, b.limit) {
+                Some(p) => format!("{} ({p:.0}%)", money(x, &b.unit)),
+                None => money(x, &b.unit),
+            };
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} |",
+                md(&b.name),
+                md(&b.account_id),
+                money(b.limit, &md(&b.unit)),
+                md(&with_pct(b.actual)),
+                md(&with_pct(b.forecast)),
+                b.status
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\n## Tags applied\n\n{} tag changes in the period.\n",
+        p.tag_changes_total
+    );
+    if !p.tag_changes.is_empty() {
+        let _ = writeln!(
+            o,
+            "| resource | tag | before | after | by |\n|---|---|---|---|---|"
+        );
+        for c in &p.tag_changes {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} |",
+                md(&c.arn),
+                md(&c.key),
+                md(c.old_value.as_deref().unwrap_or("(unset)")),
+                md(&c.new_value),
+                md(&c.applied_by)
+            );
+        }
     }
     o
+}
+
+/// A Markdown table cell: pipes escaped, line breaks flattened.
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\r', '\n'], " ")
 }

@@ -183,3 +183,93 @@ fn report_and_metrics_show_the_period() {
     assert!(m.contains("assetwarden_scans_total 2"), "{m}");
     assert!(m.contains(r#"assetwarden_findings{severity="medium",check="aws.ec2.ebs-encrypted",status="FAIL"} 1"#), "{m}");
 }
+
+#[test]
+fn budgets_api_calls_and_tag_changes_reach_report_and_metrics() {
+    use assetwarden_core::report::ApiCallCount;
+    use assetwarden_core::vuln::{BudgetFigures, BudgetsDoc, budget_finding};
+    let mut s = Store::open(tmp("budgets")).unwrap();
+    let doc = BudgetsDoc::default();
+    let now = Utc::now();
+    let figures = |name: &str, actual: f64| BudgetFigures {
+        name: name.into(),
+        account: "111111111111".into(),
+        limit: 200.0,
+        unit: "USD".into(),
+        actual: Some(actual),
+        forecast: Some(actual * 1.5),
+    };
+    let calls = |outcome: &str, n: u64| ApiCallCount {
+        service: "ec2".into(),
+        region: "eu-west-1".into(),
+        outcome: outcome.into(),
+        calls: n,
+    };
+    let mut r1 = scan(&[vol("a", json!(true))]);
+    r1.findings
+        .push(budget_finding(&figures("team-a", 50.0), &doc, now));
+    r1.api_calls = vec![calls("ok", 10), calls("throttled", 2)];
+    s.record(&r1, "1").unwrap();
+    // The second scan reads the budget again, higher: the report shows the latest figures.
+    let mut r2 = scan(&[vol("a", json!(true))]);
+    r2.findings
+        .push(budget_finding(&figures("team-a", 210.0), &doc, now));
+    r2.findings
+        .push(budget_finding(&figures("team-b", 10.0), &doc, now));
+    r2.api_calls = vec![calls("ok", 5)];
+    s.record(&r2, "2").unwrap();
+    s.record_tag_changes(&[assetwarden_state::TagChangeRow {
+        arn: "arn:aws:s3:::b|x".into(),
+        key: "owner".into(),
+        old_value: Some("<old>".into()),
+        new_value: "web".into(),
+        applied_at: Utc::now().to_rfc3339(),
+        applied_by: "assetwarden tag apply".into(),
+    }])
+    .unwrap();
+
+    let p = s.period(Utc::now() - chrono::Duration::hours(24)).unwrap();
+    let b: Vec<_> = p
+        .budgets
+        .iter()
+        .map(|b| (b.name.as_str(), b.actual, b.status.as_str()))
+        .collect();
+    assert_eq!(
+        b,
+        vec![
+            ("team-a", Some(210.0), "FAIL"),
+            ("team-b", Some(10.0), "PASS")
+        ]
+    );
+    assert_eq!(p.budgets[0].unit, "USD");
+    assert_eq!(p.tag_changes_total, 1);
+    let html = report::html(&p, "Daily");
+    assert!(html.contains("id=\"budget-chart\""), "{html}");
+    assert!(html.contains("210.00 USD (105%)"), "{html}");
+    assert!(html.contains("&lt;old&gt;"), "tag values are escaped");
+    assert_eq!(html.matches("class=\"budget-actual\"").count(), 2);
+    let md = report::markdown(&p, "Daily");
+    assert!(
+        md.contains(
+            "| team-a | 111111111111 | 200.00 USD | 210.00 USD (105%) | 315.00 USD (158%) | FAIL |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| arn:aws:s3:::b\\|x | owner | <old> | web |"),
+        "{md}"
+    );
+
+    let m = metrics::render(&s.snapshot().unwrap());
+    assert!(
+        m.contains(
+            r#"assetwarden_aws_api_calls_total{service="ec2",region="eu-west-1",outcome="ok"} 15"#
+        ),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"assetwarden_aws_api_calls_total{service="ec2",region="eu-west-1",outcome="throttled"} 2"#),
+        "{m}"
+    );
+    assert!(m.contains("assetwarden_tag_changes_total 1"), "{m}");
+}
