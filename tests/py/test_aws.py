@@ -665,6 +665,15 @@ def test_budgets_cross_thresholds(moto, tmp_path):
     assert table.count("<tr>") == 4, table
     assert ">actual-over</td>" in table and "85.00 USD (85%)" in table and "130.00 USD (130%)" in table, table
     assert 'id="budget-chart"' in html and html.count('class="budget-actual"') == 3
+    # Rendered by Chromium, the budget chart is there with a bar per budget.
+    from test_report import CHROMIUM, FLAGS
+    assert CHROMIUM, "chromium must be installed (scripts/test.sh installs it)"
+    dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+                          (tmp_path / "report" / "report.html").resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    chart = dom.stdout[dom.stdout.index('id="budget-chart"'):]
+    chart = chart[:chart.index("</svg>")]
+    assert chart.count('class="budget-actual"') == 3 and chart.count('class="budget-forecast"') == 3, chart
     md = (tmp_path / "report" / "report.md").read_text()
     assert "| forecast-over | 123456789012 | 100.00 USD | 50.00 USD (50%) | 130.00 USD (130%) | FAIL |" in md, md
     pol.write_text("version: 1\nbudgets:\n  thresholds: [50]\n  forecast: false\n")
