@@ -599,6 +599,88 @@ pub async fn fetch_one(
             )
             .await?
         }
+        "AWS::KMS::Key" => {
+            let kms = aws_sdk_kms::Client::new(&cfg);
+            let k = kms
+                .describe_key()
+                .key_id(arn)
+                .send()
+                .await
+                .map_err(|e| failure("kms:DescribeKey", &e))?;
+            let Some(m) = k.key_metadata() else {
+                return Ok(None);
+            };
+            let rotation = kms
+                .get_key_rotation_status()
+                .key_id(arn)
+                .send()
+                .await
+                .map_err(|e| failure("kms:GetKeyRotationStatus", &e))?;
+            let doc = json!({
+                "KeyMetadata": {
+                    "KeyId": m.key_id(), "Arn": m.arn(), "AWSAccountId": m.aws_account_id(),
+                    "KeyManager": m.key_manager().map(|x| x.as_str()), "KeySpec": m.key_spec().map(|x| x.as_str()),
+                    "KeyState": m.key_state().map(|x| x.as_str()), "KeyUsage": m.key_usage().map(|x| x.as_str()),
+                    "Enabled": m.enabled(), "Description": m.description(),
+                },
+                "KeyRotationEnabled": rotation.key_rotation_enabled(),
+            });
+            let mut one = Collected::default();
+            normalise(doc, ctx, &mut one);
+            one
+        }
+        "AWS::CloudTrail::Trail" => {
+            let o = aws_sdk_cloudtrail::Client::new(&cfg)
+                .get_trail()
+                .name(arn)
+                .send()
+                .await
+                .map_err(|e| failure("cloudtrail:GetTrail", &e))?;
+            let Some(t) = o.trail() else {
+                return Ok(None);
+            };
+            let doc = json!({"trailList": [{
+                "Name": t.name(), "TrailARN": t.trail_arn(), "HomeRegion": t.home_region(),
+                "S3BucketName": t.s3_bucket_name(), "IsMultiRegionTrail": t.is_multi_region_trail(),
+                "LogFileValidationEnabled": t.log_file_validation_enabled(), "KmsKeyId": t.kms_key_id(),
+                "CloudWatchLogsLogGroupArn": t.cloud_watch_logs_log_group_arn(),
+                "IncludeGlobalServiceEvents": t.include_global_service_events(),
+            }]});
+            let mut one = Collected::default();
+            normalise(doc, ctx, &mut one);
+            one
+        }
+        "AWS::IAM::User" => {
+            let iam = aws_sdk_iam::Client::new(&crate::inventory::regional(sdk, "us-east-1"));
+            let name = id.rsplit('/').next().unwrap_or_default().to_string();
+            let u = iam
+                .get_user()
+                .user_name(&name)
+                .send()
+                .await
+                .map_err(|e| failure("iam:GetUser", &e))?;
+            let Some(u) = u.user() else {
+                return Ok(None);
+            };
+            let keys = iam
+                .list_access_keys()
+                .user_name(&name)
+                .send()
+                .await
+                .map_err(|e| failure("iam:ListAccessKeys", &e))?;
+            let keys: Vec<Value> = keys
+                .access_key_metadata()
+                .iter()
+                .map(|k| json!({"AccessKeyId": k.access_key_id(), "Status": k.status().map(|s| s.as_str()), "CreateDate": dt(k.create_date())}))
+                .collect();
+            let doc = json!({"Users": [{
+                "UserName": u.user_name(), "UserId": u.user_id(), "Arn": u.arn(), "Path": u.path(),
+                "CreateDate": dt(Some(u.create_date())), "AccessKeyMetadata": keys,
+            }]});
+            let mut one = Collected::default();
+            normalise(doc, ctx, &mut one);
+            one
+        }
         _ => {
             let mut r = Resource::new(arn, resource_type);
             r.mark_unobserved(

@@ -14,6 +14,7 @@ pub mod enrich;
 pub mod events;
 pub mod inspector;
 pub mod inventory;
+pub mod remediate;
 pub mod securityhub;
 pub mod ssm;
 pub mod tagging;

@@ -25,6 +25,7 @@ mod aws;
 mod demo;
 mod iac;
 mod ops;
+mod remediate;
 mod telemetry;
 
 /// Asset governance for cloud estates: classify and tag resources, check their configuration,
@@ -81,6 +82,11 @@ enum Command {
     Event {
         #[command(subcommand)]
         command: EventCommand,
+    },
+    /// Remediation: plan, apply and roll back the fixes for findings that have a safe one.
+    Remediate {
+        #[command(subcommand)]
+        command: remediate::RemediateCommand,
     },
     /// The built-in checks.
     Checks {
@@ -350,6 +356,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tag {
             command: TagCommand::Plan { input, format },
         } => tag_plan(input, format),
+        Command::Remediate { command } => remediate::run(command),
         Command::Tag {
             command:
                 TagCommand::Apply {

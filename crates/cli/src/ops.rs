@@ -176,6 +176,36 @@ pub fn notify(
 }
 
 /// `notify test`.
+/// Sends findings (e.g. remediation records) on the policy's routes, and says what happened.
+pub(crate) fn notify_findings(
+    policy: &assetwarden_core::Policy,
+    findings: &[assetwarden_core::Finding],
+    subject: &str,
+) -> Result<()> {
+    let router = router(policy)?;
+    if router.routes.is_empty() {
+        eprintln!("note: the policy has no notification routes");
+        return Ok(());
+    }
+    for o in runtime()?.block_on(router.deliver(findings, subject, chrono::Utc::now())) {
+        match &o.error {
+            Some(e) => eprintln!(
+                "route `{}`: {} message(s) {} ({e})",
+                o.route,
+                o.finding_ids.len(),
+                o.status
+            ),
+            None => eprintln!(
+                "route `{}`: {} message(s) {}",
+                o.route,
+                o.finding_ids.len(),
+                o.status
+            ),
+        }
+    }
+    Ok(())
+}
+
 pub fn notify_test(policy: &assetwarden_core::Policy) -> Result<ExitCode> {
     let router = router(policy)?;
     if router.routes.is_empty() {

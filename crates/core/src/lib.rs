@@ -14,6 +14,7 @@ pub mod notify;
 pub mod output;
 pub mod path;
 pub mod policy;
+pub mod remediate;
 pub mod report;
 pub mod resource;
 pub mod resource_type;

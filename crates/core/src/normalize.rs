@@ -721,9 +721,11 @@ pub fn from_describe(rtype: &str, item: &Value, complete: bool) -> Converted {
                 }
             }
             "AWS::IAM::User" => {
+                // `AccessKeyMetadata` (ListAccessKeys' own name) first, so that its presence
+                // counts before the absence of the other spelling is noted.
                 for (from, to, op) in [
-                    ("accessKeys", "AccessKeys", "ListAccessKeys"),
                     ("accessKeyMetadata", "AccessKeys", "ListAccessKeys"),
+                    ("accessKeys", "AccessKeys", "ListAccessKeys"),
                     ("mFADevices", "MFADevices", "ListMFADevices"),
                 ] {
                     if let Some(v) = m.remove(from) {

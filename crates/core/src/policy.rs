@@ -50,6 +50,10 @@ pub struct PolicyDoc {
     /// When AWS Budgets raise findings (thresholds in percent of the budget).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budgets: Option<crate::vuln::BudgetsDoc>,
+    /// Remediation: which fixes may run, unattended or after approval, what is never touched,
+    /// and the limits of one run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<crate::remediate::RemediationDoc>,
 }
 
 /// Notification routes.
@@ -984,6 +988,16 @@ impl Policy {
                 expires,
                 location: d.location(&at),
             });
+        }
+
+        // Remediation.
+        if let Some(r) = &doc.remediation {
+            for (at, id) in r.unknown_ids() {
+                d.push(
+                    &at,
+                    format!("unknown remediation `{id}` (see `assetwarden remediate list`)"),
+                );
+            }
         }
 
         // Notification routes.

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assetwarden_core::finding::Status;
+use assetwarden_core::remediate::ChangeRecord;
 use assetwarden_core::report::ScanReport;
 use assetwarden_core::vuln::BUDGET_CHECK;
 use chrono::{DateTime, Utc};
@@ -152,7 +153,32 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (scan_id, service, region, outcome)
      );
      CREATE INDEX tag_changes_at ON tag_changes(applied_at);",
+    // 3: remediations applied and rolled back.
+    "CREATE TABLE remediations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        plan_id TEXT NOT NULL,
+        change_id TEXT NOT NULL,
+        remediation TEXT NOT NULL,
+        arn TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        at TEXT NOT NULL,
+        triggered_by TEXT NOT NULL,
+        record TEXT NOT NULL
+     );
+     CREATE INDEX remediations_plan ON remediations(plan_id);
+     CREATE INDEX remediations_at ON remediations(at);",
 ];
+
+/// `c12` → (12, "c12"): change ids in plan order.
+fn natural(id: &str) -> (u64, String) {
+    (
+        id.trim_start_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .unwrap_or(u64::MAX),
+        id.to_string(),
+    )
+}
 
 /// One tag written to a resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -632,6 +658,128 @@ impl Store {
         tx.commit().map_err(err)
     }
 
+    /// Records remediation results (applied, refused, failed, skipped, rolled back). A finding
+    /// whose every check passed again after its change moves to `resolved` (a transition of the
+    /// last recorded scan); no other finding moves.
+    pub fn record_remediations(&mut self, records: &[ChangeRecord]) -> Result<usize> {
+        let path = self.path.display().to_string();
+        let err = |source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let mut resolved = 0;
+        {
+            let last_scan: i64 = tx
+                .query_row("SELECT COALESCE(MAX(id), 0) FROM scans", [], |r| r.get(0))
+                .map_err(err)?;
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO remediations (plan_id, change_id, remediation, arn, account_id, outcome, at, triggered_by, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(err)?;
+            let mut resolve = tx
+                .prepare_cached(
+                    "UPDATE findings SET state = 'resolved', status = 'PASS', last_seen = ?2 WHERE id = ?1 AND state = 'open'",
+                )
+                .map_err(err)?;
+            let mut trans = tx
+                .prepare_cached(
+                    "INSERT INTO transitions (scan_id, finding_id, kind, at, check_id, arn, severity)
+                     SELECT ?1, id, 'resolved', ?2, check_id, arn, severity FROM findings WHERE id = ?3",
+                )
+                .map_err(err)?;
+            for r in records {
+                let outcome = serde_json::to_value(r.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                ins.execute(params![
+                    r.plan_id,
+                    r.change_id,
+                    r.remediation,
+                    r.target.arn,
+                    r.target.account_id,
+                    outcome,
+                    r.at.to_rfc3339(),
+                    r.triggered_by,
+                    serde_json::to_string(r).unwrap_or_default()
+                ])
+                .map_err(err)?;
+                if r.resolved() {
+                    for f in &r.findings {
+                        if resolve
+                            .execute(params![f, r.at.to_rfc3339()])
+                            .map_err(err)?
+                            > 0
+                        {
+                            resolved += 1;
+                            if last_scan > 0 {
+                                trans
+                                    .execute(params![last_scan, r.at.to_rfc3339(), f])
+                                    .map_err(err)?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(resolved)
+    }
+
+    /// The last record of each change of a plan, in plan order.
+    pub fn remediation_records(&self, plan_id: &str) -> Result<Vec<ChangeRecord>> {
+        let e = self.err();
+        let mut st = self
+            .conn
+            .prepare("SELECT change_id, record FROM remediations WHERE plan_id = ?1 ORDER BY id")
+            .map_err(&e)?;
+        let rows: Vec<(String, String)> = st
+            .query_map(params![plan_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
+        let mut last: Vec<ChangeRecord> = Vec::new();
+        for (id, text) in rows {
+            let Ok(rec) = serde_json::from_str::<ChangeRecord>(&text) else {
+                continue;
+            };
+            match last.iter_mut().find(|r| r.change_id == id) {
+                Some(slot) => *slot = rec,
+                None => last.push(rec),
+            }
+        }
+        last.sort_by_key(|r| natural(&r.change_id));
+        Ok(last)
+    }
+
+    /// Remediation records since `since`, newest first (at most `limit`).
+    pub fn remediations_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ChangeRecord>> {
+        let e = self.err();
+        let mut st = self
+            .conn
+            .prepare("SELECT record FROM remediations WHERE at >= ?1 AND outcome IN ('applied', 'failed', 'refused', 'rolled_back') ORDER BY id DESC LIMIT ?2")
+            .map_err(&e)?;
+        let rows: Vec<String> = st
+            .query_map(params![since.to_rfc3339(), limit as i64], |r| r.get(0))
+            .map_err(&e)?
+            .collect::<Result<_, _>>()
+            .map_err(&e)?;
+        Ok(rows
+            .iter()
+            .filter_map(|t| serde_json::from_str(t).ok())
+            .collect())
+    }
+
     /// Tag changes applied since `since`, newest first: how many in all, and the first `limit`.
     pub fn tag_changes(
         &self,
@@ -942,8 +1090,10 @@ impl Store {
             .map_err(&e)?;
         let (tag_changes_total, tag_changes) = self.tag_changes(since, 50)?;
         let budgets = self.budgets()?;
+        let remediations = self.remediations_since(since, 50)?;
         Ok(report::Period {
             since,
+            remediations,
             budgets,
             tag_changes,
             tag_changes_total,

@@ -34,6 +34,15 @@ pub struct Period {
     pub tag_changes: Vec<crate::TagChangeRow>,
     /// Tag changes in the period, all of them.
     pub tag_changes_total: i64,
+    /// Remediations applied, failed, refused or rolled back in the period (latest 50).
+    pub remediations: Vec<assetwarden_core::remediate::ChangeRecord>,
+}
+
+fn outcome_name(o: assetwarden_core::remediate::Outcome) -> String {
+    serde_json::to_value(o)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn pct(x: Option<f64>, limit: Option<f64>) -> Option<f64> {
@@ -392,6 +401,24 @@ pub fn html(p: &Period, title: &str) -> String {
         );
     }
     o.push_str("</tbody></table>");
+    o.push_str("<h2>Remediations</h2><table id=\"remediations\"><thead><tr><th>when</th><th>remediation</th><th>resource</th><th>before</th><th>after</th><th>outcome</th><th>by</th><th>plan</th></tr></thead><tbody>");
+    for r in &p.remediations {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td title=\"{}\">{}{}</td><td>{}</td><td>{}</td></tr>",
+            h(&r.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            h(&r.remediation),
+            h(&r.target.arn),
+            h(&r.before.to_string()),
+            h(&r.after.to_string()),
+            h(&r.message),
+            h(&outcome_name(r.outcome)),
+            if r.resolved() { " (resolved)" } else { "" },
+            h(&r.triggered_by),
+            h(&r.plan_id)
+        );
+    }
+    o.push_str("</tbody></table>");
     o.push_str("<h2>Compliance by check</h2>");
     o.push_str("<table id=\"checks\"><thead><tr><th>check</th><th>title</th><th>passing</th><th>failing</th><th>compliance</th></tr></thead><tbody>");
     let mut checks: Vec<_> = p.by_check.iter().collect();
@@ -472,6 +499,26 @@ pub fn markdown(p: &Period, title: &str) -> String {
                 md(&with_pct(b.actual)),
                 md(&with_pct(b.forecast)),
                 b.status
+            );
+        }
+    }
+    if !p.remediations.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n## Remediations\n\n| remediation | resource | before | after | outcome | by | plan |\n|---|---|---|---|---|---|---|"
+        );
+        for r in &p.remediations {
+            let _ = writeln!(
+                o,
+                "| {} | {} | `{}` | `{}` | {}{} | {} | {} |",
+                md(&r.remediation),
+                md(&r.target.arn),
+                md(&r.before.to_string()),
+                md(&r.after.to_string()),
+                outcome_name(r.outcome),
+                if r.resolved() { " (resolved)" } else { "" },
+                md(&r.triggered_by),
+                md(&r.plan_id)
             );
         }
     }
