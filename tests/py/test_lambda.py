@@ -20,6 +20,8 @@ BOOTSTRAP = os.environ.get("ASSETWARDEN_LAMBDA_BIN", str(ROOT / "target" / "debu
 EVENTS = ROOT / "crates" / "aws" / "tests" / "data" / "cloudtrail"
 TEMPLATE = ROOT / "deploy" / "lambda" / "template.yaml"
 
+ACCOUNT = "123456789012"
+
 POLICY = """version: 1
 name: lambda test
 classification:
@@ -198,3 +200,60 @@ def test_template_passes_cfn_lint_and_matches_the_handled_events():
     assert names == {n for _, n in handled}
     for svc, _ in handled:
         assert f"- aws.{svc}\n" in text, svc
+    # The remediation role grants exactly what the remediations say they need.
+    specs = json.loads(subprocess.run([os.environ.get("ASSETWARDEN_BIN", str(ROOT / "target" / "debug" / "assetwarden")),
+                                       "remediate", "list", "--json"], capture_output=True, text=True, check=True).stdout)
+    needed = {a for s in specs for a in s["iam_actions"]}
+    block = text[text.index("Sid: Remediate"):text.index("Outputs:")]
+    granted = set(re.findall(r"- ([a-z0-9]+:[A-Za-z0-9]+)", block))
+    assert granted == needed, (granted ^ needed)
+
+
+def test_unattended_remediation_after_a_scheduled_scan_and_on_a_creation_event(moto):
+    policy = POLICY + """remediation:
+  unattended: [aws.ec2.revoke-admin-ports-from-internet, aws.s3.block-public-access]
+"""
+    client(moto, "ssm").put_parameter(Name="/assetwarden/policy", Value=policy, Type="String")
+    ec2 = client(moto, "ec2")
+    g = ec2.create_security_group(GroupName="open", Description="x")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=g, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    kept = client(moto, "rds")
+    kept.create_db_instance(DBInstanceIdentifier="public-db", DBInstanceClass="db.t3.micro", Engine="postgres",
+                            MasterUsername="app", MasterUserPassword="not-a-secret-1", PubliclyAccessible=True)
+    sched = json.loads((ROOT / "tests" / "py" / "data" / "scheduled-event.json").read_text())
+    results, log = run_function(moto, [("s-1", sched)], ASSETWARDEN_REMEDIATE="true", ASSETWARDEN_EXPORT_SECURITYHUB="false")
+    kind, out = results["s-1"]
+    assert kind == "response", (out, log)
+    recs = out["remediation"]["records"]
+    sg = [r for r in recs if r["remediation"] == "aws.ec2.revoke-admin-ports-from-internet"]
+    assert len(sg) == 1 and sg[0]["outcome"] == "applied" and sg[0]["triggered_by"] == "lambda:schedule", recs
+    perms = ec2.describe_security_groups(GroupIds=[g])["SecurityGroups"][0]["IpPermissions"]
+    assert perms == [], perms
+    # Not in the policy's unattended list: never touched from here.
+    assert kept.describe_db_instances(DBInstanceIdentifier="public-db")["DBInstances"][0]["PubliclyAccessible"] is True
+    assert not any(r["remediation"] == "aws.rds.disable-public-access" for r in recs)
+
+    # A creation event: the new bucket is tagged, checked, and its public access blocked.
+    ev = json.loads((EVENTS / "event-cloud-trail-create-bucket.json").read_text())
+    name = ev["detail"]["requestParameters"]["bucketName"]
+    s3 = client(moto, "s3", "us-west-2")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    results, log = run_function(moto, [("e-1", ev)], ASSETWARDEN_REMEDIATE="true")
+    kind, out = results["e-1"]
+    assert kind == "response", (out, log)
+    # The recorded event is from account 619193117841, these credentials are moto's
+    # 123456789012: no remediation may write across accounts.
+    assert out["remediation"]["records"] == []
+    assert any("these credentials are for 123456789012" in s["reason"] for s in out["remediation"]["skipped"]), out["remediation"]
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchPublicAccessBlockConfiguration"):
+        s3.get_public_access_block(Bucket=name)
+    # The same event in the credentials' own account.
+    ev = json.loads(json.dumps(ev).replace("619193117841", ACCOUNT))
+    results, log = run_function(moto, [("e-2", ev)], ASSETWARDEN_REMEDIATE="true")
+    kind, out = results["e-2"]
+    assert kind == "response", (out, log)
+    recs = out["remediation"]["records"]
+    assert [(r["remediation"], r["outcome"], r["triggered_by"]) for r in recs] == [
+        ("aws.s3.block-public-access", "applied", "lambda:creation-event")], recs
+    assert s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]["BlockPublicAcls"] is True

@@ -52,6 +52,7 @@ pub struct Engine {
     by_type: HashMap<String, Vec<usize>>,
     tag_policy: Option<Arc<dyn TagPolicy>>,
     exceptions: Vec<Exception>,
+    remediation: Option<crate::remediate::RemediationDoc>,
     now: DateTime<Utc>,
     batch_size: usize,
     policy_name: String,
@@ -217,6 +218,7 @@ impl EngineBuilder {
             by_type,
             tag_policy,
             exceptions: policy.exceptions.clone(),
+            remediation: policy.doc.remediation.clone(),
             now: self.now.unwrap_or_else(Utc::now),
             batch_size: self.batch_size,
             policy_source: policy.source_name.clone(),
@@ -267,6 +269,11 @@ impl Engine {
             .as_ref()
             .map(|t| t.keys())
             .unwrap_or_default()
+    }
+
+    /// The policy's `remediation` section, if it has one.
+    pub fn remediation(&self) -> Option<&crate::remediate::RemediationDoc> {
+        self.remediation.as_ref()
     }
 
     /// The evaluation time.

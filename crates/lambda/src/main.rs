@@ -15,6 +15,10 @@
 //! - `ASSETWARDEN_DRY_RUN=true`: compute tags but write nothing.
 //! - `ASSETWARDEN_EXPORT_SECURITYHUB` (default `true`), `ASSETWARDEN_INSPECTOR`,
 //!   `ASSETWARDEN_BUDGETS`, `ASSETWARDEN_NOTIFY_SCHEDULED` (default `false`).
+//! - `ASSETWARDEN_REMEDIATE=true`: after a scheduled scan, and on the resources a creation
+//!   event made, apply the remediations the policy's `remediation.unattended` lists (within its
+//!   limits and protections; nothing needing approval ever runs here), and send what changed to
+//!   the notification routes. Default `false`.
 //! - The notification routes' variables named in the policy (`url_env`, `secret_env`, SMTP
 //!   credentials); a value `ssm:/name` is read (decrypted) from Parameter Store.
 
@@ -38,6 +42,7 @@ struct Settings {
     inspector: bool,
     budgets: bool,
     notify_scheduled: bool,
+    remediate: bool,
 }
 
 fn flag(name: &str, default: bool) -> bool {
@@ -79,6 +84,7 @@ impl Settings {
             inspector: flag("ASSETWARDEN_INSPECTOR", false),
             budgets: flag("ASSETWARDEN_BUDGETS", false),
             notify_scheduled: flag("ASSETWARDEN_NOTIFY_SCHEDULED", false),
+            remediate: flag("ASSETWARDEN_REMEDIATE", false),
         })
     }
 }
@@ -133,7 +139,7 @@ async fn handle(app: &App, payload: Value) -> Result<Value, Error> {
 
 async fn autotag(app: &App, policy: Policy, payload: &Value) -> Result<Value, Error> {
     let router = router(app, &policy).await?;
-    let engine = Engine::builder().policy(policy).build()?;
+    let engine = Arc::new(Engine::builder().policy(policy).build()?);
     let outcomes = app
         .tagger
         .handle(payload, &engine, app.settings.dry_run)
@@ -159,9 +165,15 @@ async fn autotag(app: &App, policy: Policy, payload: &Value) -> Result<Value, Er
             notified.push(json!({"route": o.route, "status": o.status, "findings": o.finding_ids.len(), "error": o.error}));
         }
     }
+    let remediation = if app.settings.remediate && !app.settings.dry_run {
+        remediate_unattended(app, &engine, &failures, &router, "lambda:creation-event").await?
+    } else {
+        Value::Null
+    };
     let ok = outcomes.iter().all(|o| o.ok());
     let summary = json!({
         "mode": "auto-tag",
+        "remediation": remediation,
         "dry_run": app.settings.dry_run,
         "outcomes": outcomes,
         "notified": notified,
@@ -178,7 +190,8 @@ async fn autotag(app: &App, policy: Policy, payload: &Value) -> Result<Value, Er
 async fn scheduled(app: &App, policy: Policy) -> Result<Value, Error> {
     let budgets = policy.doc.budgets.clone().unwrap_or_default();
     let router = router(app, &policy).await?;
-    let engine = Engine::builder().policy(policy).build()?;
+    let engine = Arc::new(Engine::builder().policy(policy).build()?);
+    let engine2 = engine.clone();
     let inv = AwsInventory::new(&app.sdk, app.settings.regions.clone());
     let events: Vec<SourceEvent> = inv.open().await.map_err(|e| e.to_string())?.collect().await;
     let mut extra: Vec<Finding> = Vec::new();
@@ -247,6 +260,17 @@ async fn scheduled(app: &App, policy: Policy) -> Result<Value, Error> {
             }
         }
     }
+    let remediation = if app.settings.remediate {
+        let failures: Vec<Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.status == Status::Fail)
+            .cloned()
+            .collect();
+        remediate_unattended(app, &engine2, &failures, &router, "lambda:schedule").await?
+    } else {
+        Value::Null
+    };
     let api_calls = app.api.take();
     let failed: u64 = api_calls
         .iter()
@@ -259,12 +283,57 @@ async fn scheduled(app: &App, policy: Policy) -> Result<Value, Error> {
     Ok(json!({
         "mode": "scheduled",
         "api_calls": api_calls,
+        "remediation": remediation,
         "summary": assetwarden_core::output::summary_line(&report),
         "policy_source": report.policy_source,
         "errors": report.errors.len(),
         "securityhub": export,
         "notified": notified,
     }))
+}
+
+/// Plans the fixes for `failures` and applies those the policy lets run unattended; what changed
+/// (and what failed) goes to the routes. Returns the plan's id and the records.
+async fn remediate_unattended(
+    app: &App,
+    engine: &Arc<Engine>,
+    failures: &[Finding],
+    router: &assetwarden_notify::Router,
+    by: &str,
+) -> Result<Value, Error> {
+    use assetwarden_core::remediate::{self, ApplyOptions, Approvals, Outcome};
+    let doc = engine_policy_doc(engine);
+    if doc.unattended.is_empty() || failures.is_empty() {
+        return Ok(json!({"plan": null, "records": []}));
+    }
+    let rems = assetwarden_aws::remediate::remediators(&app.sdk)
+        .await
+        .map_err(|f| f.to_string())?;
+    let plan = remediate::plan(failures, &rems, &doc, "lambda", chrono::Utc::now()).await;
+    let opts = ApplyOptions::from_doc(&doc, Approvals::UnattendedOnly, by);
+    let recheck = assetwarden_aws::remediate::AwsRecheck::new(&app.sdk, engine.clone());
+    let records: Vec<_> = remediate::apply(&plan, &rems, &doc, &opts, &recheck, chrono::Utc::now)
+        .await
+        .into_iter()
+        .filter(|r| r.outcome != Outcome::Skipped || r.message.contains("limit"))
+        .collect();
+    let changed: Vec<Finding> = records
+        .iter()
+        .filter(|r| r.outcome != Outcome::Skipped)
+        .map(|r| r.to_finding())
+        .collect();
+    if !changed.is_empty() && !router.routes.is_empty() {
+        let subject = format!("Assetwarden: {} remediation(s) run ({by})", changed.len());
+        router.deliver(&changed, &subject, chrono::Utc::now()).await;
+    }
+    if records.iter().any(|r| r.outcome == Outcome::Failed) {
+        tracing::error!(records = %serde_json::to_string(&records)?, "a remediation failed");
+    }
+    Ok(json!({"plan": plan.id, "records": records, "skipped": plan.skipped}))
+}
+
+fn engine_policy_doc(engine: &Engine) -> assetwarden_core::remediate::RemediationDoc {
+    engine.remediation().cloned().unwrap_or_default()
 }
 
 /// The policy's routes, with `ssm:/name` secret values read from Parameter Store.
