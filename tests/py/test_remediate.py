@@ -7,6 +7,8 @@ seeded resources, while every read and write of the remediation itself goes to m
 import json
 import sqlite3
 
+import pytest
+
 import boto3  # noqa: F401  (the helpers below build boto3 clients)
 
 from awsproxy import query_error
@@ -316,3 +318,74 @@ def test_unknown_remediation_in_the_policy_is_named(tmp_path):
     specs = json.loads(p.stdout)
     assert {s["id"] for s in specs} == ALL
     assert all(s["iam_actions"] and s["api_calls"] and s["undo"] for s in specs)
+
+
+def test_a_runbook_can_make_the_change_and_its_failure_is_reported(moto, proxy, tmp_path):
+    """moto 5.2.1 has no Systems Manager Automation: the proxy answers `StartAutomationExecution`
+    and `GetAutomationExecution` in the shapes of the SSM API reference, and does what the
+    AWS-DisableS3BucketPublicReadWrite runbook does (all four Block Public Access settings on)
+    directly on moto. The read-back and the re-check after the runbook are real."""
+    s3 = client(moto, "s3")
+    s3.create_bucket(Bucket="via-runbook")
+    pol = tmp_path / "policy.yaml"
+    pol.write_text("""version: 1
+checks:
+  select: [{ids: [aws.s3.public-access-block]}]
+remediation:
+  runbooks:
+    aws.s3.block-public-access:
+      document: AWS-DisableS3BucketPublicReadWrite
+      parameters: {S3BucketName: "{name}", AutomationAssumeRole: "arn:aws:iam::{account}:role/remediation"}
+      timeout_seconds: 30
+""")
+    plan_file = tmp_path / "plan.json"
+    p = run(proxy.url, "remediate", "plan", "--aws", "--regions", "us-east-1", "--no-config", "-p", pol, "-o", plan_file, "--json", check=0)
+    changes = json.loads(p.stdout)["changes"]
+    assert [c["runbook"] for c in changes] == ["AWS-DisableS3BucketPublicReadWrite"]
+    assert changes[0]["api_calls"][0] == "ssm:StartAutomationExecution (AWS-DisableS3BucketPublicReadWrite)"
+    started = []
+    executions = {}
+
+    def ssm(c, n):
+        hdr = {"Content-Type": "application/x-amz-json-1.1"}
+        if c.op == "StartAutomationExecution":
+            body = c.json()
+            started.append(body)
+            bucket = body["Parameters"]["S3BucketName"][0]
+            ok = bucket != "runbook-fails"
+            if ok:
+                s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+                    "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+            eid = f"exec-{len(started)}"
+            executions[eid] = "Success" if ok else "Failed"
+            return (200, hdr, json.dumps({"AutomationExecutionId": eid}).encode())
+        if c.op == "GetAutomationExecution":
+            eid = c.json()["AutomationExecutionId"]
+            polls = sum(1 for x in proxy.calls if x.op == "GetAutomationExecution" and json.loads(x.body)["AutomationExecutionId"] == eid)
+            status = "InProgress" if polls == 1 else executions[eid]
+            return (200, hdr, json.dumps({"AutomationExecution": {
+                "AutomationExecutionId": eid, "DocumentName": "AWS-DisableS3BucketPublicReadWrite",
+                "AutomationExecutionStatus": status}}).encode())
+        return None
+    proxy.rules.append(ssm)
+    p = run(proxy.url, "remediate", "apply", plan_file, "-p", pol, "--approve", "all", "--json", check=0,
+            ASSETWARDEN_RUNBOOK_POLL_MS="10")
+    (good,) = json.loads(p.stdout)
+    assert good["outcome"] == "applied" and good["runbook"]["status"] == "Success", good
+    assert good.get("recheck") == {"aws.s3.public-access-block": "PASS"}, good
+    assert started[0]["DocumentName"] == "AWS-DisableS3BucketPublicReadWrite"
+    assert started[0]["Parameters"] == {"S3BucketName": ["via-runbook"],
+                                        "AutomationAssumeRole": [f"arn:aws:iam::{ACCOUNT}:role/remediation"]}
+    assert not [c for c in proxy.calls if c.method == "PUT" and "publicAccessBlock" in c.path], "the runbook made the change, not the SDK"
+    assert len([c for c in proxy.calls if c.op == "GetAutomationExecution"]) == 2, "polled until it ended"
+
+    # A runbook that ends `Failed`: reported as failed, with its execution id; nothing changed.
+    s3.create_bucket(Bucket="runbook-fails")
+    run(proxy.url, "remediate", "plan", "--aws", "--regions", "us-east-1", "--no-config", "-p", pol, "-o", plan_file, check=0)
+    p = run(proxy.url, "remediate", "apply", plan_file, "-p", pol, "--approve", "all", "--json", check=1,
+            ASSETWARDEN_RUNBOOK_POLL_MS="10")
+    (bad,) = json.loads(p.stdout)
+    assert bad["outcome"] == "failed" and "ended `Failed`" in bad["message"], bad
+    assert bad["runbook"]["execution_id"] == "exec-2" and bad["runbook"]["status"] == "Failed"
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.get_public_access_block(Bucket="runbook-fails")

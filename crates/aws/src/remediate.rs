@@ -833,6 +833,105 @@ impl Recheck for AwsRecheck {
     }
 }
 
+/// Runs Systems Manager Automation runbooks: `StartAutomationExecution` in the target's region,
+/// then `GetAutomationExecution` until the execution ends or the runbook's timeout passes.
+pub struct SsmRunbooks {
+    sdk: aws_config::SdkConfig,
+    poll: std::time::Duration,
+}
+
+impl SsmRunbooks {
+    /// A runner; it polls every 2 s (`ASSETWARDEN_RUNBOOK_POLL_MS` to change it).
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        let ms = std::env::var("ASSETWARDEN_RUNBOOK_POLL_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(2000);
+        SsmRunbooks {
+            sdk: sdk.clone(),
+            poll: std::time::Duration::from_millis(ms),
+        }
+    }
+}
+
+/// Automation statuses after which nothing more happens.
+const FINAL: &[&str] = &[
+    "Success",
+    "Failed",
+    "TimedOut",
+    "Cancelled",
+    "CompletedWithSuccess",
+    "CompletedWithFailure",
+    "Rejected",
+    "Exited",
+];
+
+#[async_trait]
+impl assetwarden_core::remediate::RunbookRunner for SsmRunbooks {
+    async fn run(
+        &self,
+        t: &Target,
+        rb: &assetwarden_core::remediate::RunbookDoc,
+    ) -> Result<assetwarden_core::remediate::RunbookRun, RemediationError> {
+        let region = if t.region.is_empty() || t.region == "global" {
+            "us-east-1"
+        } else {
+            &t.region
+        };
+        let ssm = aws_sdk_ssm::Client::new(&regional(&self.sdk, region));
+        let params: std::collections::HashMap<String, Vec<String>> = rb
+            .parameters_for(t)
+            .into_iter()
+            .map(|(k, v)| (k, vec![v]))
+            .collect();
+        let started = ssm
+            .start_automation_execution()
+            .document_name(&rb.document)
+            .set_parameters(Some(params))
+            .send()
+            .await
+            .map_err(|e| err("ssm:StartAutomationExecution", &e))?;
+        let id = started
+            .automation_execution_id()
+            .unwrap_or_default()
+            .to_string();
+        let deadline = std::time::Instant::now()
+            + std::time::Duration::from_secs(rb.timeout_seconds.unwrap_or(300));
+        loop {
+            let o = ssm
+                .get_automation_execution()
+                .automation_execution_id(&id)
+                .send()
+                .await
+                .map_err(|e| err("ssm:GetAutomationExecution", &e))?;
+            let status = o
+                .automation_execution()
+                .and_then(|x| x.automation_execution_status())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "Unknown".into());
+            if FINAL.contains(&status.as_str()) {
+                return Ok(assetwarden_core::remediate::RunbookRun {
+                    document: rb.document.clone(),
+                    execution_id: id,
+                    status: if status == "CompletedWithSuccess" {
+                        "Success".into()
+                    } else {
+                        status
+                    },
+                });
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(assetwarden_core::remediate::RunbookRun {
+                    document: rb.document.clone(),
+                    execution_id: id,
+                    status: format!("Waiting (still {status} after the timeout)"),
+                });
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -167,8 +167,18 @@ pub(crate) fn run(cmd: RemediateCommand) -> Result<ExitCode> {
                     .await
                     .map_err(|f| anyhow!("cannot identify the account: {f}"))?;
                 let recheck = assetwarden_aws::remediate::AwsRecheck::new(&sdk, engine);
+                let runner = assetwarden_aws::remediate::SsmRunbooks::new(&sdk);
                 anyhow::Ok(
-                    remediate::apply(&p, &rems, &doc, &opts, &recheck, chrono::Utc::now).await,
+                    remediate::apply(
+                        &p,
+                        &rems,
+                        &doc,
+                        &opts,
+                        &recheck,
+                        Some(&runner),
+                        chrono::Utc::now,
+                    )
+                    .await,
                 )
             })?;
             finish(&records, state.as_deref(), journal.as_deref(), json)?;
@@ -328,6 +338,16 @@ fn finish(
             "ID", "OUTCOME", "REMEDIATION", "RESOURCE"
         );
         for r in records {
+            let via = r
+                .runbook
+                .as_ref()
+                .map(|x| {
+                    format!(
+                        " [runbook {} execution {}: {}]",
+                        x.document, x.execution_id, x.status
+                    )
+                })
+                .unwrap_or_default();
             let detail = match r.outcome {
                 Outcome::Applied if r.resolved() => {
                     format!("{} -> {} (resolved)", r.before, r.after)
@@ -337,7 +357,7 @@ fn finish(
                 _ => r.message.clone(),
             };
             println!(
-                "{:<4} {:<12} {:<40} {:<60} {detail}",
+                "{:<4} {:<12} {:<40} {:<60} {detail}{via}",
                 r.change_id,
                 outcome(r.outcome),
                 r.remediation,

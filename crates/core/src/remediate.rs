@@ -296,6 +296,65 @@ pub struct RemediationDoc {
     /// The most changes one run makes in one account (default 10).
     #[serde(default = "default_max_account")]
     pub max_changes_per_account: usize,
+    /// Remediations run through an AWS Systems Manager Automation runbook instead of direct
+    /// API calls, by remediation id. The result is still read back and re-checked directly.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub runbooks: BTreeMap<String, RunbookDoc>,
+}
+
+/// A Systems Manager Automation runbook standing in for a remediation's write.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunbookDoc {
+    /// The document, e.g. `AWS-DisableS3BucketPublicReadWrite`.
+    pub document: String,
+    /// Its parameters; `{name}`, `{arn}`, `{account}` and `{region}` stand for the target's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
+    /// How long to wait for the execution to finish (default 300 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+}
+
+impl RunbookDoc {
+    /// The parameters with the target's values in place of the placeholders.
+    pub fn parameters_for(&self, t: &Target) -> BTreeMap<String, String> {
+        self.parameters
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.replace("{name}", &t.name)
+                        .replace("{arn}", &t.arn)
+                        .replace("{account}", &t.account_id)
+                        .replace("{region}", &t.region),
+                )
+            })
+            .collect()
+    }
+}
+
+/// How a runbook execution ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunbookRun {
+    /// The document.
+    pub document: String,
+    /// The execution's id.
+    pub execution_id: String,
+    /// Its final status (`Success`, `Failed`, `TimedOut`, `Cancelled`, …, or `Waiting` when it
+    /// had not finished in time).
+    pub status: String,
+}
+
+/// Starts runbooks and waits for them.
+#[async_trait]
+pub trait RunbookRunner: Send + Sync {
+    /// Runs the runbook on the target and waits (within its timeout) for the end.
+    async fn run(
+        &self,
+        target: &Target,
+        runbook: &RunbookDoc,
+    ) -> Result<RunbookRun, RemediationError>;
 }
 
 fn default_max_run() -> usize {
@@ -313,6 +372,7 @@ impl Default for RemediationDoc {
             never: NeverDoc::default(),
             max_changes_per_run: default_max_run(),
             max_changes_per_account: default_max_account(),
+            runbooks: BTreeMap::new(),
         }
     }
 }
@@ -351,6 +411,11 @@ impl RemediationDoc {
                 if !known.contains(id.as_str()) {
                     out.push((format!("remediation.{field}[{i}]"), id.clone()));
                 }
+            }
+        }
+        for id in self.runbooks.keys() {
+            if !known.contains(id.as_str()) {
+                out.push((format!("remediation.runbooks.{id}"), id.clone()));
             }
         }
         out
@@ -433,6 +498,10 @@ pub struct PlannedChange {
     pub api_calls: Vec<String>,
     /// How it is undone.
     pub undo: String,
+    /// The Systems Manager Automation runbook that makes the change instead of the direct
+    /// calls, when the policy says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
 }
 
 /// A failing finding the plan does not fix, and why.
@@ -592,8 +661,15 @@ pub async fn plan(
             } else {
                 Approval::Required
             },
-            api_calls: spec.api_calls.iter().map(|s| s.to_string()).collect(),
+            api_calls: match doc.runbooks.get(spec.id) {
+                Some(rb) => vec![
+                    format!("ssm:StartAutomationExecution ({})", rb.document),
+                    "ssm:GetAutomationExecution".into(),
+                ],
+                None => spec.api_calls.iter().map(|s| s.to_string()).collect(),
+            },
             undo: spec.undo.to_string(),
+            runbook: doc.runbooks.get(spec.id).map(|rb| rb.document.clone()),
         });
     }
     let mut p = Plan {
@@ -663,6 +739,9 @@ pub struct ChangeRecord {
     /// resource could be read again.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub recheck: BTreeMap<String, Status>,
+    /// The runbook execution that made the change, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<RunbookRun>,
     /// Who or what ran it (`cli:alice`, `lambda:schedule`).
     pub triggered_by: String,
     /// When.
@@ -722,6 +801,7 @@ pub async fn apply(
     doc: &RemediationDoc,
     opts: &ApplyOptions,
     recheck: &dyn Recheck,
+    runner: Option<&dyn RunbookRunner>,
     now: impl Fn() -> DateTime<Utc>,
 ) -> Vec<ChangeRecord> {
     let by_id: HashMap<&str, &Arc<dyn Remediator>> =
@@ -743,6 +823,7 @@ pub async fn apply(
             outcome,
             message,
             recheck: BTreeMap::new(),
+            runbook: None,
             triggered_by: opts.triggered_by.clone(),
             at: now(),
         };
@@ -831,7 +912,43 @@ pub async fn apply(
         }
         *n += 1;
         done += 1;
-        if let Err(e) = rem.write(&c.target, &c.after).await {
+        let mut run = None;
+        if let Some(doc_name) = &c.runbook {
+            let (Some(rb), Some(runner)) = (doc.runbooks.get(&c.remediation), runner) else {
+                out.push(rec(
+                    Outcome::Skipped,
+                    format!("planned through the runbook `{doc_name}`, which the policy no longer names (or no runner here)"),
+                ));
+                continue;
+            };
+            match runner.run(&c.target, rb).await {
+                Ok(r) if r.status == "Success" => run = Some(r),
+                Ok(r) => {
+                    stopped.insert(
+                        c.remediation.clone(),
+                        format!("runbook {} ended {}", r.execution_id, r.status),
+                    );
+                    let mut x = rec(
+                        Outcome::Failed,
+                        format!(
+                            "the runbook `{}` (execution {}) ended `{}`",
+                            r.document, r.execution_id, r.status
+                        ),
+                    );
+                    x.runbook = Some(r);
+                    out.push(x);
+                    continue;
+                }
+                Err(e) => {
+                    stopped.insert(c.remediation.clone(), format!("{} on {}", e, c.target.arn));
+                    out.push(rec(
+                        Outcome::Failed,
+                        format!("the runbook could not run: {e}"),
+                    ));
+                    continue;
+                }
+            }
+        } else if let Err(e) = rem.write(&c.target, &c.after).await {
             stopped.insert(c.remediation.clone(), format!("{} on {}", e, c.target.arn));
             out.push(rec(Outcome::Failed, format!("the change failed: {e}")));
             continue;
@@ -839,6 +956,7 @@ pub async fn apply(
         match rem.read(&c.target).await {
             Ok(v) if v == c.after => {
                 let mut r = rec(Outcome::Applied, String::new());
+                r.runbook = run;
                 r.recheck = recheck.recheck(&c.target, &c.checks).await;
                 if !r.resolved() && rem.spec().scope == Scope::Account {
                     r.message = format!("applied; {}", rem.spec().limits);
@@ -865,10 +983,12 @@ pub async fn apply(
                     c.remediation.clone(),
                     format!("{} did not read back as planned", c.target.arn),
                 );
-                out.push(rec(
+                let mut x = rec(
                     Outcome::Failed,
                     format!("written, but it reads {v}, not the planned {}", c.after),
-                ));
+                );
+                x.runbook = run;
+                out.push(x);
             }
             Err(e) => {
                 stopped.insert(c.remediation.clone(), format!("{} on {}", e, c.target.arn));
@@ -1053,6 +1173,7 @@ mod tests {
             approval: Approval::Required,
             api_calls: vec![],
             undo: String::new(),
+            runbook: None,
         };
         let p = plan_with(vec![change]);
         assert!(p.intact() && p.id.starts_with("rp-"));

@@ -312,11 +312,20 @@ async fn remediate_unattended(
     let plan = remediate::plan(failures, &rems, &doc, "lambda", chrono::Utc::now()).await;
     let opts = ApplyOptions::from_doc(&doc, Approvals::UnattendedOnly, by);
     let recheck = assetwarden_aws::remediate::AwsRecheck::new(&app.sdk, engine.clone());
-    let records: Vec<_> = remediate::apply(&plan, &rems, &doc, &opts, &recheck, chrono::Utc::now)
-        .await
-        .into_iter()
-        .filter(|r| r.outcome != Outcome::Skipped || r.message.contains("limit"))
-        .collect();
+    let runner = assetwarden_aws::remediate::SsmRunbooks::new(&app.sdk);
+    let records: Vec<_> = remediate::apply(
+        &plan,
+        &rems,
+        &doc,
+        &opts,
+        &recheck,
+        Some(&runner),
+        chrono::Utc::now,
+    )
+    .await
+    .into_iter()
+    .filter(|r| r.outcome != Outcome::Skipped || r.message.contains("limit"))
+    .collect();
     let changed: Vec<Finding> = records
         .iter()
         .filter(|r| r.outcome != Outcome::Skipped)
