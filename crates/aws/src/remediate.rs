@@ -932,6 +932,30 @@ impl assetwarden_core::remediate::RunbookRunner for SsmRunbooks {
     }
 }
 
+/// Applies a plan on AWS with every part in place: the catalogue's remediators for the caller's
+/// account, the re-check with `engine`, and the runbook runner.
+pub async fn apply_plan(
+    sdk: &aws_config::SdkConfig,
+    plan: &assetwarden_core::remediate::Plan,
+    doc: &assetwarden_core::remediate::RemediationDoc,
+    opts: &assetwarden_core::remediate::ApplyOptions,
+    engine: Arc<Engine>,
+) -> Result<Vec<assetwarden_core::remediate::ChangeRecord>, crate::util::ApiFailure> {
+    let rems = remediators(sdk).await?;
+    let recheck = AwsRecheck::new(sdk, engine);
+    let runner = SsmRunbooks::new(sdk);
+    Ok(assetwarden_core::remediate::apply(
+        plan,
+        &rems,
+        doc,
+        opts,
+        &recheck,
+        Some(&runner),
+        chrono::Utc::now,
+    )
+    .await)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,23 +163,9 @@ pub(crate) fn run(cmd: RemediateCommand) -> Result<ExitCode> {
             let rt = ops::runtime()?;
             let records = rt.block_on(async {
                 let sdk = sdk_config(&aws).await;
-                let rems = assetwarden_aws::remediate::remediators(&sdk)
+                assetwarden_aws::remediate::apply_plan(&sdk, &p, &doc, &opts, engine)
                     .await
-                    .map_err(|f| anyhow!("cannot identify the account: {f}"))?;
-                let recheck = assetwarden_aws::remediate::AwsRecheck::new(&sdk, engine);
-                let runner = assetwarden_aws::remediate::SsmRunbooks::new(&sdk);
-                anyhow::Ok(
-                    remediate::apply(
-                        &p,
-                        &rems,
-                        &doc,
-                        &opts,
-                        &recheck,
-                        Some(&runner),
-                        chrono::Utc::now,
-                    )
-                    .await,
-                )
+                    .map_err(|f| anyhow!("cannot identify the account: {f}"))
             })?;
             finish(&records, state.as_deref(), journal.as_deref(), json)?;
             if notify {

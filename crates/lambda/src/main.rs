@@ -311,21 +311,13 @@ async fn remediate_unattended(
         .map_err(|f| f.to_string())?;
     let plan = remediate::plan(failures, &rems, &doc, "lambda", chrono::Utc::now()).await;
     let opts = ApplyOptions::from_doc(&doc, Approvals::UnattendedOnly, by);
-    let recheck = assetwarden_aws::remediate::AwsRecheck::new(&app.sdk, engine.clone());
-    let runner = assetwarden_aws::remediate::SsmRunbooks::new(&app.sdk);
-    let records: Vec<_> = remediate::apply(
-        &plan,
-        &rems,
-        &doc,
-        &opts,
-        &recheck,
-        Some(&runner),
-        chrono::Utc::now,
-    )
-    .await
-    .into_iter()
-    .filter(|r| r.outcome != Outcome::Skipped || r.message.contains("limit"))
-    .collect();
+    let records: Vec<_> =
+        assetwarden_aws::remediate::apply_plan(&app.sdk, &plan, &doc, &opts, engine.clone())
+            .await
+            .map_err(|f| f.to_string())?
+            .into_iter()
+            .filter(|r| r.outcome != Outcome::Skipped || r.message.contains("limit"))
+            .collect();
     let changed: Vec<Finding> = records
         .iter()
         .filter(|r| r.outcome != Outcome::Skipped)
