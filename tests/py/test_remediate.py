@@ -280,6 +280,17 @@ notifications:
     assert [r["outcome"] for r in recs if r["remediation"] == "aws.s3.block-public-access"] == ["applied", "skipped"], recs
     s3_skipped = [r for r in recs if r["outcome"] == "skipped" and r["remediation"] == "aws.s3.block-public-access"]
     assert f"limit of 1 changes in account {ACCOUNT}" in s3_skipped[0]["message"], s3_skipped
+    # The daily limit counts earlier runs from the state store: 1 a day, one already made.
+    for i in range(4, 6):
+        s3.create_bucket(Bucket=f"bucket-{i}")
+    pol.write_text(pol.read_text().replace("max_changes_per_account: 1", "max_changes_per_account_per_day: 1"))
+    db = tmp_path / "state.db"
+    for expect in (["applied", "skipped", "skipped"], ["skipped", "skipped"]):
+        run(moto, "remediate", "plan", "--aws", "--regions", "us-east-1", "--no-config", "-p", pol, "-o", plan_file, check=0)
+        recs = json.loads(run(moto, "remediate", "apply", plan_file, "-p", pol, "--json", "--state", db, check=0).stdout)
+        s3_recs = [r for r in recs if r["remediation"] == "aws.s3.block-public-access"]
+        assert [r["outcome"] for r in s3_recs] == expect, s3_recs
+        assert all("changes a day" in r["message"] for r in s3_recs if r["outcome"] == "skipped"), s3_recs
 
 
 def test_a_failure_stops_the_remediator_and_is_reported(proxy, tmp_path):

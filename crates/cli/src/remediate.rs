@@ -158,7 +158,20 @@ pub(crate) fn run(cmd: RemediateCommand) -> Result<ExitCode> {
                 Approvals::Ids(ids)
             };
             let doc = doc_of(&policy);
-            let opts = ApplyOptions::from_doc(&doc, approvals, &who(by));
+            let mut opts = ApplyOptions::from_doc(&doc, approvals, &who(by));
+            if doc.max_changes_per_account_per_day.is_some() {
+                match &state {
+                    Some(s) if s.exists() => {
+                        let since = chrono::Utc::now() - chrono::Duration::hours(24);
+                        let recent =
+                            assetwarden_state::Store::open(s)?.applied_by_account(since)?;
+                        opts = opts.recent(recent);
+                    }
+                    _ => eprintln!(
+                        "note: `max_changes_per_account_per_day` counts earlier runs from the state store; without --state only this run counts"
+                    ),
+                }
+            }
             let engine = Arc::new(Engine::builder().policy(policy.clone()).build()?);
             let rt = ops::runtime()?;
             let records = rt.block_on(async {

@@ -296,6 +296,10 @@ pub struct RemediationDoc {
     /// The most changes one run makes in one account (default 10).
     #[serde(default = "default_max_account")]
     pub max_changes_per_account: usize,
+    /// The most changes in one account over the last 24 hours, across runs (counted from the
+    /// state store's records; without a store, from this run only). Default: no such limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_changes_per_account_per_day: Option<usize>,
     /// Remediations run through an AWS Systems Manager Automation runbook instead of direct
     /// API calls, by remediation id. The result is still read back and re-checked directly.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -372,6 +376,7 @@ impl Default for RemediationDoc {
             never: NeverDoc::default(),
             max_changes_per_run: default_max_run(),
             max_changes_per_account: default_max_account(),
+            max_changes_per_account_per_day: None,
             runbooks: BTreeMap::new(),
         }
     }
@@ -776,6 +781,9 @@ pub struct ApplyOptions {
     pub max_changes: usize,
     /// The most changes in one account in this run.
     pub max_per_account: usize,
+    /// The most changes in one account over 24 hours, with the changes already made in the
+    /// last 24 hours by account.
+    pub max_per_account_per_day: Option<(usize, HashMap<String, usize>)>,
     /// Who or what runs it.
     pub triggered_by: String,
 }
@@ -787,8 +795,19 @@ impl ApplyOptions {
             approvals,
             max_changes: doc.max_changes_per_run,
             max_per_account: doc.max_changes_per_account,
+            max_per_account_per_day: doc
+                .max_changes_per_account_per_day
+                .map(|m| (m, HashMap::new())),
             triggered_by: triggered_by.to_string(),
         }
+    }
+
+    /// Counts the changes made in the last 24 hours (by account) against the daily limit.
+    pub fn recent(mut self, by_account: HashMap<String, usize>) -> Self {
+        if let Some((_, r)) = &mut self.max_per_account_per_day {
+            *r = by_account;
+        }
+        self
     }
 }
 
@@ -879,6 +898,19 @@ pub async fn apply(
             continue;
         }
         let n = per_account.entry(c.target.account_id.clone()).or_default();
+        if let Some((max, recent)) = &opts.max_per_account_per_day {
+            let before = recent.get(&c.target.account_id).copied().unwrap_or(0);
+            if before + *n >= *max {
+                out.push(rec(
+                    Outcome::Skipped,
+                    format!(
+                        "the limit of {max} changes a day in account {} is reached ({} in the last 24 hours before this run, {} in it)",
+                        c.target.account_id, before, n
+                    ),
+                ));
+                continue;
+            }
+        }
         if *n >= opts.max_per_account {
             out.push(rec(
                 Outcome::Skipped,

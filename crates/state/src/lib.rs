@@ -758,6 +758,21 @@ impl Store {
         Ok(last)
     }
 
+    /// Changes applied since `since`, by account (for the daily limit).
+    pub fn applied_by_account(&self, since: DateTime<Utc>) -> Result<HashMap<String, usize>> {
+        let e = self.err();
+        let mut st = self
+            .conn
+            .prepare("SELECT account_id, COUNT(*) FROM remediations WHERE outcome = 'applied' AND at >= ?1 GROUP BY account_id")
+            .map_err(&e)?;
+        st.query_map(params![since.to_rfc3339()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
+        })
+        .map_err(&e)?
+        .collect::<Result<HashMap<_, _>, _>>()
+        .map_err(&e)
+    }
+
     /// Remediation records since `since`, newest first (at most `limit`).
     pub fn remediations_since(
         &self,
