@@ -242,31 +242,23 @@ async fn scheduled(app: &App, policy: Policy) -> Result<Value, Error> {
             tracing::error!(export = %export, "Security Hub export incomplete");
         }
     }
+    let failures: Vec<Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.status == Status::Fail)
+        .cloned()
+        .collect();
     let mut notified = Vec::new();
-    if app.settings.notify_scheduled && !router.routes.is_empty() {
-        let failures: Vec<Finding> = report
-            .findings
-            .iter()
-            .filter(|f| f.status == Status::Fail)
-            .cloned()
-            .collect();
-        if !failures.is_empty() {
-            let subject = format!("Assetwarden: {} failing check(s)", failures.len());
-            for o in router
-                .deliver(&failures, &subject, chrono::Utc::now())
-                .await
-            {
-                notified.push(json!({"route": o.route, "status": o.status, "error": o.error}));
-            }
+    if app.settings.notify_scheduled && !router.routes.is_empty() && !failures.is_empty() {
+        let subject = format!("Assetwarden: {} failing check(s)", failures.len());
+        for o in router
+            .deliver(&failures, &subject, chrono::Utc::now())
+            .await
+        {
+            notified.push(json!({"route": o.route, "status": o.status, "error": o.error}));
         }
     }
     let remediation = if app.settings.remediate {
-        let failures: Vec<Finding> = report
-            .findings
-            .iter()
-            .filter(|f| f.status == Status::Fail)
-            .cloned()
-            .collect();
         remediate_unattended(app, &engine2, &failures, &router, "lambda:schedule").await?
     } else {
         Value::Null
