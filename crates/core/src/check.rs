@@ -167,4 +167,18 @@ pub trait Check: Send + Sync {
     fn meta(&self) -> &CheckMeta;
     /// Evaluates one resource of one of [`CheckMeta::resource_types`].
     fn evaluate(&self, resource: &Resource, ctx: &EvalContext<'_>) -> Outcome;
+
+    /// How many resources this check prefers to evaluate in one [`Check::evaluate_many`] call;
+    /// `None` (the default) when a call per resource costs nothing extra. A check whose calls
+    /// carry a fixed cost (a WebAssembly instance, an interpreter) says how many to amortise it
+    /// over, and the engine then hands it whole batches, in parallel across cores.
+    fn batch_hint(&self) -> Option<usize> {
+        None
+    }
+
+    /// Evaluates several resources, one outcome per item, in order. The default calls
+    /// [`Check::evaluate`] for each.
+    fn evaluate_many(&self, items: &[(&Resource, EvalContext<'_>)]) -> Vec<Outcome> {
+        items.iter().map(|(r, ctx)| self.evaluate(r, ctx)).collect()
+    }
 }

@@ -294,6 +294,17 @@ impl Engine {
         event: Option<&CreationEvent>,
     ) -> ResourceResult {
         let classification = self.tag_policy.as_ref().map(|tp| tp.classify(r, event));
+        self.evaluate_classified(r, classification, &mut |_| None)
+    }
+
+    /// Evaluates a classified resource; `pre` hands over outcomes a batching check already
+    /// computed (by the check's index), the others are evaluated here.
+    fn evaluate_classified(
+        &self,
+        r: &Resource,
+        classification: Option<Classification>,
+        pre: &mut dyn FnMut(usize) -> Option<Outcome>,
+    ) -> ResourceResult {
         let tags = classification
             .as_ref()
             .map(|c| &c.effective_tags)
@@ -338,7 +349,10 @@ impl Engine {
         for &i in idx.map(Vec::as_slice).unwrap_or(&[]) {
             let p = &self.checks[i];
             let meta = p.check.meta();
-            let (status, message, evidence) = self.run_check(p, r, tags);
+            let (status, message, evidence) = match self.gate(p, r, tags) {
+                Some(gated) => gated,
+                None => self.run_check(p, r, tags, pre(i)),
+            };
             let mut severity = p.severity;
             for (c, s) in &p.escalate {
                 if c.eval(r, tags) == Truth::True && *s > severity {
@@ -368,45 +382,58 @@ impl Engine {
         }
     }
 
+    /// The verdict a check gets without running: outside its scope, or reading what the source
+    /// could not see.
+    fn gate(&self, p: &Prepared, r: &Resource, tags: &Tags) -> Option<(Status, String, Vec<Evidence>)> {
+        for sc in &p.scopes {
+            match sc.eval(r, tags) {
+                Truth::True => {}
+                Truth::False => {
+                    return Some((
+                        Status::NotApplicable,
+                        "outside the check's scope in the policy".into(),
+                        sc.evidence(r, tags),
+                    ));
+                }
+                Truth::Unknown => {
+                    return Some((
+                        Status::Unknown,
+                        "the check's scope reads data the source could not see".into(),
+                        sc.evidence(r, tags),
+                    ));
+                }
+            }
+        }
+        if let Some(u) = p.reads.iter().find_map(|path| r.unobserved_for(path)) {
+            return Some((
+                Status::Unknown,
+                format!("`{}` was not observed: {}", u.path, u.reason),
+                vec![Evidence::absent(u.path.clone())],
+            ));
+        }
+        None
+    }
+
     fn run_check(
         &self,
         p: &Prepared,
         r: &Resource,
         tags: &Tags,
+        pre: Option<Outcome>,
     ) -> (Status, String, Vec<Evidence>) {
-        for sc in &p.scopes {
-            match sc.eval(r, tags) {
-                Truth::True => {}
-                Truth::False => {
-                    return (
-                        Status::NotApplicable,
-                        "outside the check's scope in the policy".into(),
-                        sc.evidence(r, tags),
-                    );
-                }
-                Truth::Unknown => {
-                    return (
-                        Status::Unknown,
-                        "the check's scope reads data the source could not see".into(),
-                        sc.evidence(r, tags),
-                    );
-                }
+        let outcome = match pre {
+            Some(o) => Ok(o),
+            None => {
+                let ctx = EvalContext {
+                    params: &p.params,
+                    now: self.now,
+                    tags,
+                };
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    p.check.evaluate(r, &ctx)
+                }))
             }
-        }
-        if let Some(u) = p.reads.iter().find_map(|path| r.unobserved_for(path)) {
-            return (
-                Status::Unknown,
-                format!("`{}` was not observed: {}", u.path, u.reason),
-                vec![Evidence::absent(u.path.clone())],
-            );
-        }
-        let ctx = EvalContext {
-            params: &p.params,
-            now: self.now,
-            tags,
         };
-        let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.check.evaluate(r, &ctx)));
         match outcome {
             Ok(Outcome::Pass { evidence }) => (
                 Status::Pass,
@@ -544,7 +571,88 @@ impl Engine {
 
     /// Evaluates a batch in parallel on all cores.
     pub fn evaluate_batch(&self, batch: &[Resource]) -> Vec<ResourceResult> {
-        batch.par_iter().map(|r| self.evaluate(r)).collect()
+        if !self.checks.iter().any(|p| p.check.batch_hint().is_some()) {
+            return batch.par_iter().map(|r| self.evaluate(r)).collect();
+        }
+        let classes: Vec<Option<Classification>> = batch
+            .par_iter()
+            .map(|r| self.tag_policy.as_ref().map(|tp| tp.classify(r, None)))
+            .collect();
+        let tags_of = |i: usize| {
+            classes[i]
+                .as_ref()
+                .map(|c| &c.effective_tags)
+                .unwrap_or(&batch[i].tags)
+        };
+        let mut pre: Vec<HashMap<usize, Outcome>> = vec![HashMap::new(); batch.len()];
+        for (ci, p) in self.checks.iter().enumerate() {
+            let Some(hint) = p.check.batch_hint() else {
+                continue;
+            };
+            let members: Vec<usize> = (0..batch.len())
+                .filter(|&i| {
+                    p.types.contains(&batch[i].resource_type)
+                        && self.gate(p, &batch[i], tags_of(i)).is_none()
+                })
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            // Batches of the check's size, but enough of them to keep every core busy.
+            let per = hint
+                .min(members.len().div_ceil(rayon::current_num_threads()))
+                .max(1);
+            let outcomes: Vec<Vec<(usize, Outcome)>> = members
+                .par_chunks(per)
+                .map(|chunk| {
+                    let items: Vec<(&Resource, EvalContext<'_>)> = chunk
+                        .iter()
+                        .map(|&i| {
+                            let ctx = EvalContext {
+                                params: &p.params,
+                                now: self.now,
+                                tags: tags_of(i),
+                            };
+                            (&batch[i], ctx)
+                        })
+                        .collect();
+                    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        p.check.evaluate_many(&items)
+                    }));
+                    let reason = match got {
+                        Ok(v) if v.len() == chunk.len() => {
+                            return chunk.iter().copied().zip(v).collect();
+                        }
+                        Ok(v) => format!(
+                            "the check returned {} outcomes for {} resources",
+                            v.len(),
+                            chunk.len()
+                        ),
+                        Err(_) => "the check panicked on this batch".to_string(),
+                    };
+                    chunk
+                        .iter()
+                        .map(|&i| {
+                            (
+                                i,
+                                Outcome::Error {
+                                    reason: reason.clone(),
+                                },
+                            )
+                        })
+                        .collect()
+                })
+                .collect();
+            for (i, o) in outcomes.into_iter().flatten() {
+                pre[i].insert(ci, o);
+            }
+        }
+        batch
+            .par_iter()
+            .zip(classes)
+            .zip(pre)
+            .map(|((r, c), mut m)| self.evaluate_classified(r, c, &mut |ci| m.remove(&ci)))
+            .collect()
     }
 
     fn flush(&self, batch: &mut Vec<Resource>, sink: &mut dyn ScanSink, done: &mut u64) {
