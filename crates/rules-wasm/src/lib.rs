@@ -459,12 +459,17 @@ impl Runtime {
     ) -> Result<(wasmtime::Module, bool), String> {
         let path = self.cache_path(engine, sha, "module");
         if let Some(p) = path.as_ref().filter(|p| cache_file_trusted(p)) {
-            // SAFETY: the file is in our own cache folder, which `store_cache` creates private to
-            // this user (0700) and `cache_file_trusted` checked is still private; wasmtime itself
-            // checks that it was made by this version with this configuration.
-            #[allow(unsafe_code)]
-            if let Ok(m) = unsafe { wasmtime::Module::deserialize_file(engine, p) } {
-                return Ok((m, true));
+            // Read into memory rather than mapped: a file truncated under a mapping would kill
+            // the process with SIGBUS.
+            if let Ok(ser) = std::fs::read(p) {
+                // SAFETY: the file is in our own cache folder, which `store_cache` creates
+                // private to this user (0700) and `cache_file_trusted` checked is still private;
+                // wasmtime itself checks that it was made by this version with this
+                // configuration.
+                #[allow(unsafe_code)]
+                if let Ok(m) = unsafe { wasmtime::Module::deserialize(engine, &ser) } {
+                    return Ok((m, true));
+                }
             }
         }
         let m = wasmtime::Module::new(engine, bytes)
@@ -485,10 +490,13 @@ impl Runtime {
     ) -> Result<(wasmtime::component::Component, bool), String> {
         let path = self.cache_path(engine, sha, "component");
         if let Some(p) = path.as_ref().filter(|p| cache_file_trusted(p)) {
-            // SAFETY: as for core modules above.
-            #[allow(unsafe_code)]
-            if let Ok(c) = unsafe { wasmtime::component::Component::deserialize_file(engine, p) } {
-                return Ok((c, true));
+            if let Ok(ser) = std::fs::read(p) {
+                // SAFETY: as for core modules above.
+                #[allow(unsafe_code)]
+                if let Ok(c) = unsafe { wasmtime::component::Component::deserialize(engine, &ser) }
+                {
+                    return Ok((c, true));
+                }
             }
         }
         let c = wasmtime::component::Component::new(engine, bytes)
