@@ -26,6 +26,7 @@ mod demo;
 mod iac;
 mod ops;
 mod remediate;
+mod rules;
 mod telemetry;
 
 /// Asset governance for cloud estates: classify and tag resources, check their configuration,
@@ -92,6 +93,11 @@ enum Command {
     Checks {
         #[command(subcommand)]
         command: ChecksCommand,
+    },
+    /// Custom rules as WebAssembly modules: inspect one, run its test cases.
+    Rules {
+        #[command(subcommand)]
+        command: rules::RulesCommand,
     },
 }
 
@@ -451,6 +457,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&policy::json_schema())?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Rules { command } => Ok(ExitCode::from(rules::run(command)? as u8)),
         Command::Checks {
             command: ChecksCommand::List { format, framework },
         } => {
@@ -521,7 +528,9 @@ pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy> {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read policy `{}`", p.display()))?;
-            Policy::from_str_named(&text, &p.display().to_string(), &cat)
+            // The WebAssembly rules the policy names are loaded with it.
+            let rt = assetwarden_rules_wasm::Runtime::new();
+            assetwarden_rules_wasm::load_policy(&rt, &text, &p.display().to_string(), Some(p), &cat)
                 .map_err(|e| anyhow!("{e}"))
         }
         // No policy: every built-in check with its defaults, no classification, no exceptions.

@@ -135,6 +135,13 @@ impl EngineBuilder {
                 Policy::from_str_named("version: 1\n", "<default>", &catalog)?
             }
         };
+        if !policy.doc.wasm_rules.is_empty() && !policy.wasm_rules_loaded {
+            return Err(Error::Config(format!(
+                "the policy `{}` names {} WebAssembly rule module(s) (`wasm_rules`), which this program did not load; it would run without them",
+                policy.source_name,
+                policy.doc.wasm_rules.len()
+            )));
+        }
         let mut all: Vec<Arc<dyn Check>> = Vec::new();
         if self.builtins {
             all.extend(builtin_checks());

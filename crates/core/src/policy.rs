@@ -54,6 +54,27 @@ pub struct PolicyDoc {
     /// and the limits of one run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<crate::remediate::RemediationDoc>,
+    /// Custom rules as WebAssembly modules, each pinned by its sha256.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wasm_rules: Vec<WasmRuleDoc>,
+}
+
+/// A WebAssembly rule module the policy loads.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WasmRuleDoc {
+    /// The `.wasm` file, relative to the policy file's folder.
+    pub path: String,
+    /// Its sha256 in hex (`sha256sum`, or `assetwarden rules info`); any other content is refused.
+    pub sha256: String,
+    /// Values for the parameters its rules declare (loaded with the module).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub params: Map<String, Value>,
+    /// Sandbox limits instead of the defaults: `fuel` (per resource), `init_fuel`, `memory_mib`,
+    /// `table_elements`, `stack_kib`, `module_mib`, `output_kib` (per resource), `log_kib`,
+    /// `batch`. Each must be a positive number: nothing is ever unlimited.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub limits: Map<String, Value>,
 }
 
 /// Notification routes.
@@ -495,6 +516,9 @@ pub struct Policy {
     pub rules: Vec<Arc<dyn Check>>,
     /// Exceptions.
     pub exceptions: Vec<Exception>,
+    /// Set by the program that loaded the document's `wasm_rules` and added their checks to
+    /// `rules`; an engine refuses a policy naming WebAssembly rules nobody loaded.
+    pub wasm_rules_loaded: bool,
 }
 
 impl std::fmt::Debug for Policy {
@@ -778,6 +802,22 @@ impl Policy {
         let mut known: Vec<&CheckMeta> = catalog.iter().collect();
         for r in &rules {
             known.push(r.meta());
+        }
+
+        for (i, w) in doc.wasm_rules.iter().enumerate() {
+            let at = format!("wasm_rules[{i}]");
+            if w.sha256.len() != 64 || !w.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                d.push(
+                    &format!("{at}.sha256"),
+                    format!(
+                        "`{}` is not a sha256 (64 hex digits; `assetwarden rules info {}` prints it)",
+                        w.sha256, w.path
+                    ),
+                );
+            }
+            if w.path.trim().is_empty() {
+                d.push(&format!("{at}.path"), "empty module path");
+            }
         }
 
         // Selection.
@@ -1088,6 +1128,7 @@ impl Policy {
             settings,
             rules,
             exceptions,
+            wasm_rules_loaded: false,
         })
     }
 
@@ -1096,7 +1137,8 @@ impl Policy {
         if self.exclude.iter().any(|r| r.is_match(&meta.id)) {
             return false;
         }
-        if meta.kind == CheckKind::Declarative {
+        // Rules the document brings itself (declarative or WebAssembly) run unless excluded.
+        if matches!(meta.kind, CheckKind::Declarative | CheckKind::Wasm) {
             return true;
         }
         if self.selectors.is_empty() {

@@ -1053,3 +1053,59 @@ pub fn resolve_path(policy_file: Option<&Path>, path: &str) -> PathBuf {
         None => p.to_path_buf(),
     }
 }
+
+/// Reads a policy document and loads the WebAssembly rules it names (`wasm_rules`, paths relative
+/// to `policy_path`'s folder), so the policy can select and configure them like any other check.
+/// `catalog` is the built-in pack's metadata. Errors name the file, line and column of the entry.
+pub fn load_policy(
+    rt: &Runtime,
+    text: &str,
+    file: &str,
+    policy_path: Option<&Path>,
+    catalog: &[CheckMeta],
+) -> Result<assetwarden_core::Policy, String> {
+    let doc = assetwarden_core::policy::parse_doc(text, file).map_err(|e| e.to_string())?;
+    let index = assetwarden_core::location::LocationIndex::build(text);
+    let mut checks: Vec<Arc<dyn Check>> = Vec::new();
+    for (i, w) in doc.wasm_rules.iter().enumerate() {
+        let at = format!("wasm_rules[{i}]");
+        let place = match index.find(&at) {
+            Some((line, col)) => format!("{file}:{line}:{col}: {at}"),
+            None => format!("{file}: {at}"),
+        };
+        // A malformed digest is the policy's own error, reported with the others below.
+        if w.sha256.len() != 64 {
+            continue;
+        }
+        let limits = Limits::default()
+            .with_overrides(&w.limits)
+            .map_err(|m| format!("{place}.limits: {m}"))?;
+        let spec = RuleSpec {
+            path: resolve_path(policy_path, &w.path),
+            sha256: Some(w.sha256.clone()),
+            params: w.params.clone(),
+            limits,
+            origin: Some(place),
+        };
+        let loaded = load_checks(rt, &spec).map_err(|e| e.to_string())?;
+        for c in loaded {
+            if checks.iter().any(|x| x.meta().id == c.meta().id)
+                || catalog.iter().any(|m| m.id == c.meta().id)
+            {
+                return Err(format!(
+                    "{}: rule `{}` has the id of another check",
+                    spec.origin.as_deref().unwrap_or(file),
+                    c.meta().id
+                ));
+            }
+            checks.push(c);
+        }
+    }
+    let mut cat = catalog.to_vec();
+    cat.extend(checks.iter().map(|c| c.meta().clone()));
+    let mut policy = assetwarden_core::Policy::from_str_named(text, file, &cat)
+        .map_err(|e| e.to_string())?;
+    policy.rules.extend(checks);
+    policy.wasm_rules_loaded = true;
+    Ok(policy)
+}

@@ -1,0 +1,3 @@
+module example.com/acme-rules
+
+go 1.24
