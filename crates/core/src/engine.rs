@@ -391,7 +391,12 @@ impl Engine {
 
     /// The verdict a check gets without running: outside its scope, or reading what the source
     /// could not see.
-    fn gate(&self, p: &Prepared, r: &Resource, tags: &Tags) -> Option<(Status, String, Vec<Evidence>)> {
+    fn gate(
+        &self,
+        p: &Prepared,
+        r: &Resource,
+        tags: &Tags,
+    ) -> Option<(Status, String, Vec<Evidence>)> {
         for sc in &p.scopes {
             match sc.eval(r, tags) {
                 Truth::True => {}
@@ -436,9 +441,7 @@ impl Engine {
                     now: self.now,
                     tags,
                 };
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    p.check.evaluate(r, &ctx)
-                }))
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.check.evaluate(r, &ctx)))
             }
         };
         match outcome {

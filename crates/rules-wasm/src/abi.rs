@@ -214,7 +214,10 @@ pub fn parse_output(bytes: &[u8], n: usize) -> Result<Vec<RawResult>, String> {
             ));
         };
         if *slot {
-            return Err(format!("the rule returned two results for resource {}", r.i));
+            return Err(format!(
+                "the rule returned two results for resource {}",
+                r.i
+            ));
         }
         *slot = true;
         if !matches!(

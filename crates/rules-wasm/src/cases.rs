@@ -136,7 +136,9 @@ pub fn run_cases(
             ),
         };
         let ok = got == c.expect
-            && c.reason.as_ref().is_none_or(|want| message.contains(want.as_str()));
+            && c.reason
+                .as_ref()
+                .is_none_or(|want| message.contains(want.as_str()));
         out.push(CaseResult {
             name: c.name.clone(),
             rule: rule.clone(),

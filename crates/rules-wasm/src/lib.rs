@@ -91,8 +91,14 @@ impl Limits {
                 .filter(|n| *n > 0)
                 .ok_or_else(|| format!("limit `{k}` must be a positive whole number, not {v}"))?;
             let n_usize = usize::try_from(n).map_err(|_| format!("limit `{k}` is too large"))?;
-            let mib = |n: usize| n.checked_mul(1 << 20).ok_or(format!("limit `{k}` is too large"));
-            let kib = |n: usize| n.checked_mul(1 << 10).ok_or(format!("limit `{k}` is too large"));
+            let mib = |n: usize| {
+                n.checked_mul(1 << 20)
+                    .ok_or(format!("limit `{k}` is too large"))
+            };
+            let kib = |n: usize| {
+                n.checked_mul(1 << 10)
+                    .ok_or(format!("limit `{k}` is too large"))
+            };
             match k.as_str() {
                 "fuel" => self.fuel = n,
                 "init_fuel" => self.init_fuel = n,
@@ -368,12 +374,12 @@ impl Runtime {
                 (Compiled::Core(pre), cached, imports, exports)
             }
             ModuleKind::Component => {
-                let (c, cached) = self
-                    .compile_component(&engine, &bytes, &sha)
-                    .map_err(err)?;
+                let (c, cached) = self.compile_component(&engine, &bytes, &sha).map_err(err)?;
                 let ty = c.component_type();
-                let imports: Vec<String> = ty.imports(&engine).map(|(n, _)| n.to_string()).collect();
-                let exports: Vec<String> = ty.exports(&engine).map(|(n, _)| n.to_string()).collect();
+                let imports: Vec<String> =
+                    ty.imports(&engine).map(|(n, _)| n.to_string()).collect();
+                let exports: Vec<String> =
+                    ty.exports(&engine).map(|(n, _)| n.to_string()).collect();
                 if let Some(bad) = imports.iter().find(|i| i.as_str() != HOST_INTERFACE) {
                     return Err(err(format!(
                         "imports `{bad}`, which the sandbox does not provide (a component rule may import only `{HOST_INTERFACE}`; build JavaScript with every WASI feature disabled)"
@@ -428,7 +434,11 @@ impl Runtime {
                 names.sort();
                 return Err(err(format!(
                     "unknown parameter `{k}` (the module's rules declare: {})",
-                    names.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                    names
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             };
             if json_kind(d) != json_kind(v) {
@@ -458,18 +468,13 @@ impl Runtime {
         sha: &str,
     ) -> Result<(wasmtime::Module, bool), String> {
         let path = self.cache_path(engine, sha, "module");
-        if let Some(p) = path.as_ref().filter(|p| cache_file_trusted(p)) {
-            // Read into memory rather than mapped: a file truncated under a mapping would kill
-            // the process with SIGBUS.
-            if let Ok(ser) = std::fs::read(p) {
-                // SAFETY: the file is in our own cache folder, which `store_cache` creates
-                // private to this user (0700) and `cache_file_trusted` checked is still private;
-                // wasmtime itself checks that it was made by this version with this
-                // configuration.
-                #[allow(unsafe_code)]
-                if let Ok(m) = unsafe { wasmtime::Module::deserialize(engine, &ser) } {
-                    return Ok((m, true));
-                }
+        if let Some(ser) = cached_bytes(path.as_deref()) {
+            // SAFETY: the bytes come from our own cache folder, which `store_cache` creates
+            // private to this user (0700) and `cached_bytes` checked is still private; wasmtime
+            // itself checks that they were made by this version with this configuration.
+            #[allow(unsafe_code)]
+            if let Ok(m) = unsafe { wasmtime::Module::deserialize(engine, &ser) } {
+                return Ok((m, true));
             }
         }
         let m = wasmtime::Module::new(engine, bytes)
@@ -489,14 +494,11 @@ impl Runtime {
         sha: &str,
     ) -> Result<(wasmtime::component::Component, bool), String> {
         let path = self.cache_path(engine, sha, "component");
-        if let Some(p) = path.as_ref().filter(|p| cache_file_trusted(p)) {
-            if let Ok(ser) = std::fs::read(p) {
-                // SAFETY: as for core modules above.
-                #[allow(unsafe_code)]
-                if let Ok(c) = unsafe { wasmtime::component::Component::deserialize(engine, &ser) }
-                {
-                    return Ok((c, true));
-                }
+        if let Some(ser) = cached_bytes(path.as_deref()) {
+            // SAFETY: as for core modules above.
+            #[allow(unsafe_code)]
+            if let Ok(c) = unsafe { wasmtime::component::Component::deserialize(engine, &ser) } {
+                return Ok((c, true));
             }
         }
         let c = wasmtime::component::Component::new(engine, bytes)
@@ -524,7 +526,6 @@ fn json_kind(v: &Value) -> &'static str {
 #[cfg(unix)]
 fn private_dir(p: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY-free: compare the owner with the effective user through the folder we made.
     std::fs::metadata(p).is_ok_and(|m| m.is_dir() && m.mode() & 0o022 == 0)
 }
 
@@ -533,8 +534,14 @@ fn private_dir(p: &Path) -> bool {
     p.is_dir()
 }
 
-fn cache_file_trusted(p: &Path) -> bool {
-    p.is_file() && p.parent().is_some_and(private_dir)
+/// A cache entry's bytes, when the file exists in a private folder. Read into memory rather
+/// than mapped: a file truncated under a mapping would kill the process with SIGBUS.
+fn cached_bytes(p: Option<&Path>) -> Option<Vec<u8>> {
+    let p = p?;
+    if !(p.is_file() && p.parent().is_some_and(private_dir)) {
+        return None;
+    }
+    std::fs::read(p).ok()
 }
 
 fn store_cache(p: &Path, bytes: &[u8]) {
@@ -589,7 +596,10 @@ fn parse_metadata(raw: &[u8]) -> Result<ModuleMeta, String> {
     for r in &meta.rules {
         let at = |m: String| format!("rule `{}`: {m}", r.id);
         if !assetwarden_core::policy::valid_check_id(&r.id) {
-            return Err(at("not a valid check id (lowercase dotted, e.g. `acme.s3.block-public-access`)".into()));
+            return Err(at(
+                "not a valid check id (lowercase dotted, e.g. `acme.s3.block-public-access`)"
+                    .into(),
+            ));
         }
         if !ids.insert(r.id.clone()) {
             return Err(at("declared twice".into()));
@@ -701,10 +711,7 @@ impl RuleModule {
         };
         let log = st.log_text();
         if !log.trim().is_empty() {
-            reason.push_str(&format!(
-                "; its log: {}",
-                abi::preview(log.trim_end(), 300)
-            ));
+            reason.push_str(&format!("; its log: {}", abi::preview(log.trim_end(), 300)));
         }
         reason
     }
@@ -798,7 +805,10 @@ impl RuleModule {
                 eval.call(&mut *store, (ptr, len)).map_err(Ok)?
             }
         };
-        let (ptr, len) = ((packed as u64 >> 32) as usize, (packed as u64 & 0xffff_ffff) as usize);
+        let (ptr, len) = (
+            (packed as u64 >> 32) as usize,
+            (packed as u64 & 0xffff_ffff) as usize,
+        );
         let cap = input.map(|(_, m)| m).unwrap_or(1 << 20);
         if len > cap {
             return Err(Err(format!(
@@ -842,7 +852,9 @@ impl RuleModule {
                 let f = inst
                     .get_typed_func::<(&str,), (String,)>(&mut *store, "evaluate")
                     .map_err(|e| {
-                        Err(format!("`evaluate` is not `func(input: string) -> string`: {e}"))
+                        Err(format!(
+                            "`evaluate` is not `func(input: string) -> string`: {e}"
+                        ))
                     })?;
                 store.set_fuel(fuel).map_err(Ok)?;
                 f.call(&mut *store, (text,)).map_err(Ok)?.0
@@ -1103,8 +1115,8 @@ pub fn load_policy(
     }
     let mut cat = catalog.to_vec();
     cat.extend(checks.iter().map(|c| c.meta().clone()));
-    let mut policy = assetwarden_core::Policy::from_str_named(text, file, &cat)
-        .map_err(|e| e.to_string())?;
+    let mut policy =
+        assetwarden_core::Policy::from_str_named(text, file, &cat).map_err(|e| e.to_string())?;
     policy.rules.extend(checks);
     policy.wasm_rules_loaded = true;
     Ok(policy)

@@ -219,9 +219,11 @@ pub fn core_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostSta
         )?;
     }
     for name in ["args_get", "environ_get"] {
-        l.func_wrap(WASI, name, |_: Caller<'_, HostState>, _: i32, _: i32| -> i32 {
-            0
-        })?;
+        l.func_wrap(
+            WASI,
+            name,
+            |_: Caller<'_, HostState>, _: i32, _: i32| -> i32 { 0 },
+        )?;
     }
     // A virtual clock: starts at zero and moves by a microsecond per reading (and by what the
     // guest sleeps), so runtimes that need time work and no rule learns the real time.
@@ -282,9 +284,11 @@ pub fn core_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostSta
         "fd_read",
         |_: Caller<'_, HostState>, _: i32, _: i32, _: i32, _: i32| -> i32 { EBADF },
     )?;
-    l.func_wrap(WASI, "fd_close", |_: Caller<'_, HostState>, _: i32| -> i32 {
-        EBADF
-    })?;
+    l.func_wrap(
+        WASI,
+        "fd_close",
+        |_: Caller<'_, HostState>, _: i32| -> i32 { EBADF },
+    )?;
     l.func_wrap(
         WASI,
         "fd_seek",
@@ -349,10 +353,9 @@ pub fn core_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostSta
             let n = (n.max(0) as u32).min(64);
             for k in 0..n {
                 let s = (subs as u32).wrapping_add(k * 48);
-                let (Some(userdata), Some(tag)) = (
-                    read_u64(&mut c, s),
-                    read_bytes(&mut c, (s + 8) as i32, 1),
-                ) else {
+                let (Some(userdata), Some(tag)) =
+                    (read_u64(&mut c, s), read_bytes(&mut c, (s + 8) as i32, 1))
+                else {
                     return EINVAL;
                 };
                 if tag[0] == 0

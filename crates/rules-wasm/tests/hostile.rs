@@ -1,6 +1,7 @@
 //! Hostile and broken modules, written in WAT and compiled at test time: each is refused at load
 //! or yields an ERROR for the resources it fails on, with the reason, while the scan's other
 //! results stay intact.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -271,7 +272,9 @@ fn output_outside_memory_is_refused() {
     let fx = Fixture::new();
     let wat = rule_wat(
         META,
-        &on_bang("(return (i64.or (i64.shl (i64.const 1000000000) (i64.const 32)) (i64.const 10)))"),
+        &on_bang(
+            "(return (i64.or (i64.shl (i64.const 1000000000) (i64.const 32)) (i64.const 10)))",
+        ),
         PASS_ONE.as_bytes(),
         "",
     );
@@ -352,7 +355,10 @@ fn an_oversized_module_is_refused_before_compiling() {
             "\\00".repeat(1_200_000)
         ),
     );
-    let wat = wat.replace(r#"(memory (export "memory") 2)"#, r#"(memory (export "memory") 40)"#);
+    let wat = wat.replace(
+        r#"(memory (export "memory") 2)"#,
+        r#"(memory (export "memory") 40)"#,
+    );
     let e = refused(fx.load_with(
         "oversized.wasm",
         &wat,
@@ -389,16 +395,29 @@ fn a_module_exporting_nothing_expected_is_refused() {
 #[test]
 fn bad_metadata_is_refused_with_the_reason() {
     let fx = Fixture::new();
-    let e = refused(fx.load("meta.wasm", &rule_wat("{\"abi\":1,", "", PASS_ONE.as_bytes(), "")));
+    let e = refused(fx.load(
+        "meta.wasm",
+        &rule_wat("{\"abi\":1,", "", PASS_ONE.as_bytes(), ""),
+    ));
     assert!(e.contains("not valid rule metadata"), "{e}");
     let e = refused(fx.load(
         "abi2.wasm",
-        &rule_wat(&META.replace("\"abi\":1", "\"abi\":2"), "", PASS_ONE.as_bytes(), ""),
+        &rule_wat(
+            &META.replace("\"abi\":1", "\"abi\":2"),
+            "",
+            PASS_ONE.as_bytes(),
+            "",
+        ),
     ));
     assert!(e.contains("rule ABI 2"), "{e}");
     let e = refused(fx.load(
         "path.wasm",
-        &rule_wat(&META.replace("resourceId", "configuration..x"), "", PASS_ONE.as_bytes(), ""),
+        &rule_wat(
+            &META.replace("resourceId", "configuration..x"),
+            "",
+            PASS_ONE.as_bytes(),
+            "",
+        ),
     ));
     assert!(e.contains("rule `test.hostile`: reads a bad path"), "{e}");
 }
@@ -490,7 +509,10 @@ fn no_state_survives_from_one_call_to_the_next() {
         fail.len()
     );
     let checks = fx
-        .load("state.wasm", &rule_wat(META, &body, PASS_ONE.as_bytes(), &extra))
+        .load(
+            "state.wasm",
+            &rule_wat(META, &body, PASS_ONE.as_bytes(), &extra),
+        )
         .unwrap();
     for _ in 0..3 {
         let r = scan(checks.clone());
@@ -569,5 +591,8 @@ fn parameters_are_checked_against_the_declaration() {
         })
         .unwrap();
     let checks = m.checks().unwrap();
-    assert_eq!(checks[0].meta().params[0].default, serde_json::json!("secret"));
+    assert_eq!(
+        checks[0].meta().params[0].default,
+        serde_json::json!("secret")
+    );
 }
