@@ -12,6 +12,7 @@
 
 pub mod abi;
 pub mod cases;
+pub mod reference;
 mod sandbox;
 
 use std::collections::HashMap;

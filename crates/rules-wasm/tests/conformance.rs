@@ -7,152 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use assetwarden_core::check::{Check, CheckMeta, EvalContext, Outcome, ParamSpec};
-use assetwarden_core::finding::{CheckKind, Evidence, References, Severity};
-use assetwarden_core::resource::Resource;
+use assetwarden_core::check::Check;
 use assetwarden_rules_wasm::cases::{CaseResult, run_cases};
+use assetwarden_rules_wasm::reference;
 use assetwarden_rules_wasm::{RuleSpec, Runtime};
-use serde_json::Value;
-
-const PAB: &str = "supplementaryConfiguration.PublicAccessBlockConfiguration";
-const FLAGS: [&str; 4] = [
-    "blockPublicAcls",
-    "ignorePublicAcls",
-    "blockPublicPolicy",
-    "restrictPublicBuckets",
-];
-
-/// The title the modules declare (guests/metadata.json), so that messages compare equal.
-fn title(id: &str) -> String {
-    let text = std::fs::read_to_string(guests().join("metadata.json")).unwrap();
-    let v: Value = serde_json::from_str(&text).unwrap();
-    v["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == id)
-        .and_then(|r| r["title"].as_str())
-        .unwrap()
-        .to_string()
-}
-
-fn meta(id: &str, types: &[&str], reads: &[&str], params: Vec<ParamSpec>) -> CheckMeta {
-    CheckMeta {
-        id: id.into(),
-        title: title(id),
-        description: String::new(),
-        severity: Severity::High,
-        resource_types: types.iter().map(|s| s.to_string()).collect(),
-        references: References::default(),
-        remediation: String::new(),
-        reads: reads.iter().map(|s| s.to_string()).collect(),
-        params,
-        kind: CheckKind::Builtin,
-    }
-}
-
-struct NativeS3(CheckMeta);
-impl Check for NativeS3 {
-    fn meta(&self) -> &CheckMeta {
-        &self.0
-    }
-    fn evaluate(&self, r: &Resource, _: &EvalContext<'_>) -> Outcome {
-        let pab = r.supplementary(&["PublicAccessBlockConfiguration"]);
-        let vals: Vec<Option<&Value>> = FLAGS.iter().map(|f| pab.and_then(|p| p.get(*f))).collect();
-        if vals.iter().all(Option::is_none) {
-            return Outcome::fail("the bucket has no public access block", PAB, Value::Null);
-        }
-        let ev = |i: usize| {
-            Evidence::new(
-                format!("{PAB}.{}", FLAGS[i]),
-                vals[i].cloned().unwrap_or(Value::Null),
-            )
-        };
-        let off: Vec<usize> = (0..4)
-            .filter(|&i| vals[i] != Some(&Value::Bool(true)))
-            .collect();
-        if off.is_empty() {
-            return Outcome::Pass {
-                evidence: (0..4).map(ev).collect(),
-            };
-        }
-        Outcome::Fail {
-            reason: format!(
-                "public access is not fully blocked: {} not on",
-                off.iter().map(|&i| FLAGS[i]).collect::<Vec<_>>().join(", ")
-            ),
-            evidence: off.iter().map(|&i| ev(i)).collect(),
-        }
-    }
-}
-
-struct NativeRds(CheckMeta);
-impl Check for NativeRds {
-    fn meta(&self) -> &CheckMeta {
-        &self.0
-    }
-    fn evaluate(&self, r: &Resource, ctx: &EvalContext<'_>) -> Outcome {
-        let Some(class) = ctx.tags.get("DataClassification") else {
-            return Outcome::na("the instance has no DataClassification tag");
-        };
-        let levels = ctx.param_strings("levels");
-        if !levels.iter().any(|l| l.eq_ignore_ascii_case(class.trim())) {
-            return Outcome::na(format!("the instance holds {class} data"));
-        }
-        let enc = r.config(&["storageEncrypted"]);
-        if enc != Some(&Value::Bool(true)) {
-            return Outcome::fail(
-                "the instance's storage is not encrypted",
-                "configuration.storageEncrypted",
-                enc.cloned().unwrap_or(Value::Null),
-            );
-        }
-        let Some(key) = r.config(&["kmsKeyId"]).and_then(Value::as_str) else {
-            return Outcome::fail(
-                "the instance names no KMS key",
-                "configuration.kmsKeyId",
-                Value::Null,
-            );
-        };
-        let manager = r
-            .supplementary(&["KmsKeyManager"])
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if manager.eq_ignore_ascii_case("AWS") || key.contains("alias/aws/") {
-            return Outcome::fail(
-                "the instance is encrypted with an AWS-managed key",
-                "configuration.kmsKeyId",
-                key,
-            );
-        }
-        Outcome::pass("configuration.kmsKeyId", key)
-    }
-}
-
-fn native() -> Vec<Arc<dyn Check>> {
-    vec![
-        Arc::new(NativeS3(meta(
-            "acme.s3.block-public-access",
-            &["AWS::S3::Bucket"],
-            &[PAB],
-            vec![],
-        ))),
-        Arc::new(NativeRds(meta(
-            "acme.rds.confidential-cmk",
-            &["AWS::RDS::DBInstance"],
-            &[
-                "tags.DataClassification",
-                "configuration",
-                "supplementaryConfiguration.KmsKeyManager",
-            ],
-            vec![ParamSpec {
-                name: "levels".into(),
-                default: Value::String("confidential,restricted".into()),
-                description: String::new(),
-            }],
-        ))),
-    ]
-}
 
 fn guests() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("guests")
@@ -198,7 +56,7 @@ fn load(path: &Path) -> Vec<Arc<dyn Check>> {
 
 #[test]
 fn the_native_version_passes_every_case() {
-    let r = run(&native());
+    let r = run(&reference::checks());
     assert!(r.len() >= 13);
     for c in &r {
         assert!(
@@ -211,7 +69,7 @@ fn the_native_version_passes_every_case() {
 
 #[test]
 fn the_committed_rust_module_conforms() {
-    let reference = run(&native());
+    let reference = run(&reference::checks());
     let got = run(&load(&guests().join("rust/acme_rules.wasm")));
     assert_conforms("rust fixture", &got, &reference);
 }
@@ -219,11 +77,11 @@ fn the_committed_rust_module_conforms() {
 #[test]
 fn a_case_that_does_not_hold_is_reported() {
     let text = cases_text().replacen("expect: pass", "expect: fail", 1);
-    let r = run_cases(&native(), &text, "cases.yaml").unwrap();
+    let r = run_cases(&reference::checks(), &text, "cases.yaml").unwrap();
     assert!(!r[0].ok);
     assert_eq!(r[0].got, "pass");
     let e = run_cases(
-        &native(),
+        &reference::checks(),
         "cases:\n  - name: x\n    expect: [\n",
         "bad.yaml",
     )
@@ -238,7 +96,7 @@ fn every_language_conforms() {
         eprintln!("ASSETWARDEN_GUESTS is not set: only the committed Rust module was checked");
         return;
     };
-    let reference = run(&native());
+    let reference = run(&reference::checks());
     let mut seen = Vec::new();
     for lang in ["rust", "c", "go", "assemblyscript", "js"] {
         let p = Path::new(&dir).join(format!("rules-{lang}.wasm"));

@@ -1,0 +1,122 @@
+//! WebAssembly rules against the native version of the same rule, at 100k resources: the
+//! per-evaluation overhead of the sandbox (a fresh instance per batch, the compact input, the
+//! JSON results), with the engine's batching and parallelism.
+//!
+//! `cargo bench -p assetwarden-benches --bench wasm` measures the committed Rust module; with
+//! `ASSETWARDEN_GUESTS` naming the folder `crates/rules-wasm/guests/build.sh` wrote, the C,
+//! AssemblyScript, Go and JavaScript modules too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use assetwarden_core::check::Check;
+use assetwarden_core::{Engine, Resource};
+use assetwarden_rules_wasm::{RuleSpec, Runtime, reference};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::json;
+
+// The allocator the CLI uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const N: usize = 100_000;
+
+fn buckets(n: usize) -> Vec<Resource> {
+    (0..n)
+        .map(|i| {
+            let mut r = Resource::new(format!("arn:aws:s3:::bucket-{i:06}"), "AWS::S3::Bucket");
+            r.configuration = json!({"name": format!("bucket-{i:06}")});
+            match i % 4 {
+                0 => {}
+                1 => {
+                    r.supplementary_configuration.insert(
+                        "PublicAccessBlockConfiguration".into(),
+                        json!({"blockPublicAcls": true, "ignorePublicAcls": true,
+                               "blockPublicPolicy": false, "restrictPublicBuckets": true}),
+                    );
+                }
+                _ => {
+                    r.supplementary_configuration.insert(
+                        "PublicAccessBlockConfiguration".into(),
+                        json!({"blockPublicAcls": true, "ignorePublicAcls": true,
+                               "blockPublicPolicy": true, "restrictPublicBuckets": true}),
+                    );
+                }
+            }
+            r
+        })
+        .collect()
+}
+
+fn engine(checks: Vec<Arc<dyn Check>>) -> Engine {
+    let mut b = Engine::builder().builtins(false);
+    for c in checks {
+        // Only the S3 rule: the inventory is buckets.
+        if c.meta().id == "acme.s3.block-public-access" {
+            b = b.check(c);
+        }
+    }
+    b.build().unwrap()
+}
+
+fn wasm(path: &Path) -> Vec<Arc<dyn Check>> {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasm-bench-cache");
+    Runtime::with_cache(Some(cache))
+        .load(&RuleSpec {
+            path: path.to_path_buf(),
+            ..Default::default()
+        })
+        .unwrap()
+        .checks()
+        .unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let rs = buckets(N);
+    let mut engines: Vec<(String, Engine)> = vec![
+        ("native".into(), engine(reference::checks())),
+        (
+            "wasm-rust".into(),
+            engine(wasm(
+                &Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../crates/rules-wasm/guests/rust/acme_rules.wasm"),
+            )),
+        ),
+    ];
+    if let Some(dir) = std::env::var_os("ASSETWARDEN_GUESTS") {
+        for lang in ["c", "assemblyscript", "go", "js"] {
+            let p = Path::new(&dir).join(format!("rules-{lang}.wasm"));
+            engines.push((format!("wasm-{lang}"), engine(wasm(&p))));
+        }
+    }
+    // The same verdicts everywhere, or the comparison means nothing.
+    let verdicts = |e: &Engine| -> Vec<_> {
+        e.evaluate_batch(&rs[..2000])
+            .iter()
+            .map(|r| (r.findings[0].status, r.findings[0].message.clone()))
+            .collect()
+    };
+    let want = verdicts(&engines[0].1);
+    for (name, e) in &engines[1..] {
+        assert_eq!(verdicts(e), want, "{name} disagrees with the native rule");
+    }
+    let mut g = c.benchmark_group("wasm-100k");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(N as u64));
+    for (name, e) in &engines {
+        g.bench_function(name.as_str(), |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for chunk in rs.chunks(4096) {
+                    n += e.evaluate_batch(chunk).len();
+                }
+                assert_eq!(n, N);
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
