@@ -118,5 +118,39 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// How long the default fuel budget lasts: a rule that loops forever on one resource, stopped
+/// when its fuel (10,000,000 units by default) runs out. The README says "about 10 ms of work".
+fn fuel(c: &mut Criterion) {
+    let meta = r#"{"abi":1,"rules":[{"id":"bench.loop","title":"loop","severity":"low","resource_types":["AWS::S3::Bucket"],"reads":[]}]}"#;
+    let hex: String = meta.bytes().map(|b| format!("\\{b:02x}")).collect();
+    let wat = format!(
+        r#"(module (memory (export "memory") 1) (data (i32.const 0) "{hex}")
+          (func (export "aw_alloc") (param i32) (result i32) (i32.const 4096))
+          (func (export "aw_metadata") (result i64) (i64.const {len}))
+          (func (export "aw_evaluate") (param i32 i32) (result i64)
+            (local $i i64)
+            (loop $l (local.set $i (i64.add (local.get $i) (i64.const 1))) (br $l))
+            (i64.const 0)))"#,
+        len = meta.len()
+    );
+    let dir = std::env::temp_dir().join(format!("aw-fuel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("loop.wasm");
+    std::fs::write(&path, wat::parse_str(&wat).unwrap()).unwrap();
+    let checks = wasm(&path);
+    let engine = Engine::builder().builtins(false).check(checks[0].clone()).build().unwrap();
+    let one = buckets(1);
+    let mut g = c.benchmark_group("fuel");
+    g.sample_size(10);
+    g.bench_function("default-budget-exhausted", |b| {
+        b.iter(|| {
+            let r = engine.evaluate_batch(&one);
+            assert_eq!(r[0].findings[0].status, assetwarden_core::Status::Error);
+        })
+    });
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, bench, fuel);
 criterion_main!(benches);

@@ -204,6 +204,25 @@ fn ser<T: serde::Serialize>(py: Python<'_>, v: &T) -> PyResult<Value> {
 
 // ---- Policy ----
 
+/// Parses a policy and loads the WebAssembly rules it names (paths relative to the policy
+/// file's folder, else to the working directory), compiling them without the GIL.
+fn load_policy(
+    py: Python<'_>,
+    text: &str,
+    name: &str,
+    path: Option<&std::path::Path>,
+) -> PyResult<Policy> {
+    let res = py.detach(|| {
+        let rt = assetwarden_rules_wasm::Runtime::new();
+        assetwarden_rules_wasm::load_policy(&rt, text, name, path, &catalog())
+    });
+    match res {
+        Ok(inner) => Ok(Policy { inner }),
+        Err(assetwarden_rules_wasm::PolicyLoadError::Policy(e)) => Err(policy_error(py, &e)),
+        Err(assetwarden_rules_wasm::PolicyLoadError::Rule(m)) => Err(raise(py, "RuleError", (m,))),
+    }
+}
+
 /// A validated policy document.
 #[pyclass(module = "assetwarden._native", frozen)]
 struct Policy {
@@ -226,9 +245,7 @@ impl Policy {
                     ),
                 )
             })?;
-            CorePolicy::from_str_named(&text, &path.display().to_string(), &catalog())
-                .map(|inner| Policy { inner })
-                .map_err(|e| policy_error(py, &e))
+            load_policy(py, &text, &path.display().to_string(), Some(&path))
         })
     }
 
@@ -236,11 +253,7 @@ impl Policy {
     #[staticmethod]
     #[pyo3(signature = (text, name = "<string>"))]
     fn from_str(py: Python<'_>, text: &str, name: &str) -> PyResult<Policy> {
-        guard(py, "Policy.from_str", || {
-            CorePolicy::from_str_named(text, name, &catalog())
-                .map(|inner| Policy { inner })
-                .map_err(|e| policy_error(py, &e))
-        })
+        guard(py, "Policy.from_str", || load_policy(py, text, name, None))
     }
 
     /// Builds a policy from a dict (as `yaml.safe_load` returns it).
@@ -251,9 +264,7 @@ impl Policy {
             let v = to_value(document, 0)?;
             let text = serde_json::to_string_pretty(&v)
                 .map_err(|e| PyTypeError::new_err(e.to_string()))?;
-            CorePolicy::from_str_named(&text, name, &catalog())
-                .map(|inner| Policy { inner })
-                .map_err(|e| policy_error(py, &e))
+            load_policy(py, &text, name, None)
         })
     }
 
@@ -760,10 +771,11 @@ fn parse_time(
 impl Engine {
     /// An engine for `policy` (default: every built-in check, no classification).
     #[new]
-    #[pyo3(signature = (policy = None, *, now = None, batch_size = 4096))]
+    #[pyo3(signature = (policy = None, *, rules = None, now = None, batch_size = 4096))]
     fn new(
         py: Python<'_>,
         policy: Option<&Policy>,
+        rules: Option<Vec<PyRef<'_, Rule>>>,
         now: Option<&Bound<'_, PyAny>>,
         batch_size: usize,
     ) -> PyResult<Engine> {
@@ -771,6 +783,11 @@ impl Engine {
             let mut b = CoreEngine::builder().batch_size(batch_size);
             if let Some(p) = policy {
                 b = b.policy(p.inner.clone());
+            }
+            for r in rules.iter().flatten() {
+                for c in &r.checks {
+                    b = b.check(c.clone());
+                }
             }
             if let Some(t) = parse_time(py, now)? {
                 b = b.now(t);
@@ -1112,6 +1129,103 @@ fn normalize<'py>(
     })
 }
 
+// ---- WebAssembly rules ----
+
+/// A WebAssembly rule module, loaded, checked and compiled (see the rule ABI in the
+/// `assetwarden-rules-wasm` crate's README).
+#[pyclass(module = "assetwarden._native", frozen)]
+struct Rule {
+    module: Arc<assetwarden_rules_wasm::RuleModule>,
+    checks: Vec<Arc<dyn assetwarden_core::Check>>,
+}
+
+#[pymethods]
+impl Rule {
+    /// Loads a `.wasm` rule module. `sha256` refuses any other content; `params` sets the
+    /// parameters its rules declare; `limits` overrides sandbox limits (`fuel`, `memory_mib`,
+    /// ...). Raises `RuleError` naming the module and what is wrong.
+    #[staticmethod]
+    #[pyo3(signature = (path, *, sha256 = None, params = None, limits = None))]
+    fn load(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        sha256: Option<String>,
+        params: Option<&Bound<'_, PyAny>>,
+        limits: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Rule> {
+        guard(py, "Rule.load", || {
+            let as_map = |v: Option<&Bound<'_, PyAny>>,
+                          what: &str|
+             -> PyResult<serde_json::Map<String, Value>> {
+                match v.map(|v| to_value(v, 0)).transpose()? {
+                    None => Ok(serde_json::Map::new()),
+                    Some(Value::Object(m)) => Ok(m),
+                    Some(_) => Err(PyTypeError::new_err(format!("`{what}` must be a dict"))),
+                }
+            };
+            let params = as_map(params, "params")?;
+            let limits = assetwarden_rules_wasm::Limits::default()
+                .with_overrides(&as_map(limits, "limits")?)
+                .map_err(|m| raise(py, "RuleError", (m,)))?;
+            let spec = assetwarden_rules_wasm::RuleSpec {
+                path,
+                sha256,
+                params,
+                limits,
+                origin: None,
+            };
+            let res = py.detach(move || {
+                let rt = assetwarden_rules_wasm::Runtime::new();
+                let module = rt.load(&spec)?;
+                let checks = module.checks()?;
+                Ok::<_, assetwarden_rules_wasm::RuleError>((module, checks))
+            });
+            let (module, checks) = res.map_err(|e| raise(py, "RuleError", (e.to_string(),)))?;
+            Ok(Rule { module, checks })
+        })
+    }
+
+    /// The module's sha256, as a policy pins it.
+    #[getter]
+    fn sha256(&self) -> &str {
+        self.module.sha256()
+    }
+
+    /// The ids of its rules.
+    #[getter]
+    fn ids(&self) -> Vec<String> {
+        self.checks.iter().map(|c| c.meta().id.clone()).collect()
+    }
+
+    /// What `assetwarden rules info` prints: digest, kind, imports, exports, rules.
+    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &ser(py, &self.module.info())?)
+    }
+
+    /// Runs the YAML test cases in `cases` (a file) and returns one dict per case, with `ok`.
+    fn test<'py>(&self, py: Python<'py>, cases: std::path::PathBuf) -> PyResult<Bound<'py, PyAny>> {
+        guard(py, "Rule.test", || {
+            let text = std::fs::read_to_string(&cases).map_err(|e| {
+                raise(
+                    py,
+                    "RuleError",
+                    (format!("cannot read `{}`: {e}", cases.display()),),
+                )
+            })?;
+            let name = cases.display().to_string();
+            let checks = self.checks.clone();
+            let res =
+                py.detach(move || assetwarden_rules_wasm::cases::run_cases(&checks, &text, &name));
+            let results = res.map_err(|m| raise(py, "RuleError", (m,)))?;
+            to_py(py, &ser(py, &results)?)
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Rule {} [{}]>", self.module.name(), self.ids().join(", "))
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Policy>()?;
@@ -1121,6 +1235,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ScanReport>()?;
     m.add_class::<FindingIterator>()?;
     m.add_class::<Aws>()?;
+    m.add_class::<Rule>()?;
     m.add_function(wrap_pyfunction!(builtin_checks, m)?)?;
     m.add_function(wrap_pyfunction!(normalize, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

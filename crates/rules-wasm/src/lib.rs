@@ -1067,6 +1067,18 @@ pub fn resolve_path(policy_file: Option<&Path>, path: &str) -> PathBuf {
     }
 }
 
+/// Why a policy with WebAssembly rules could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyLoadError {
+    /// The document itself is invalid (located diagnostics).
+    #[error("{0}")]
+    Policy(#[from] assetwarden_core::PolicyError),
+    /// A rule module named by the document could not be loaded (the message names the entry's
+    /// file, line and column, and the module).
+    #[error("{0}")]
+    Rule(String),
+}
+
 /// Reads a policy document and loads the WebAssembly rules it names (`wasm_rules`, paths relative
 /// to `policy_path`'s folder), so the policy can select and configure them like any other check.
 /// `catalog` is the built-in pack's metadata. Errors name the file, line and column of the entry.
@@ -1076,8 +1088,8 @@ pub fn load_policy(
     file: &str,
     policy_path: Option<&Path>,
     catalog: &[CheckMeta],
-) -> Result<assetwarden_core::Policy, String> {
-    let doc = assetwarden_core::policy::parse_doc(text, file).map_err(|e| e.to_string())?;
+) -> Result<assetwarden_core::Policy, PolicyLoadError> {
+    let doc = assetwarden_core::policy::parse_doc(text, file)?;
     let index = assetwarden_core::location::LocationIndex::build(text);
     let mut checks: Vec<Arc<dyn Check>> = Vec::new();
     for (i, w) in doc.wasm_rules.iter().enumerate() {
@@ -1092,7 +1104,7 @@ pub fn load_policy(
         }
         let limits = Limits::default()
             .with_overrides(&w.limits)
-            .map_err(|m| format!("{place}.limits: {m}"))?;
+            .map_err(|m| PolicyLoadError::Rule(format!("{place}.limits: {m}")))?;
         let spec = RuleSpec {
             path: resolve_path(policy_path, &w.path),
             sha256: Some(w.sha256.clone()),
@@ -1100,24 +1112,23 @@ pub fn load_policy(
             limits,
             origin: Some(place),
         };
-        let loaded = load_checks(rt, &spec).map_err(|e| e.to_string())?;
+        let loaded = load_checks(rt, &spec).map_err(|e| PolicyLoadError::Rule(e.to_string()))?;
         for c in loaded {
             if checks.iter().any(|x| x.meta().id == c.meta().id)
                 || catalog.iter().any(|m| m.id == c.meta().id)
             {
-                return Err(format!(
+                return Err(PolicyLoadError::Rule(format!(
                     "{}: rule `{}` has the id of another check",
                     spec.origin.as_deref().unwrap_or(file),
                     c.meta().id
-                ));
+                )));
             }
             checks.push(c);
         }
     }
     let mut cat = catalog.to_vec();
     cat.extend(checks.iter().map(|c| c.meta().clone()));
-    let mut policy =
-        assetwarden_core::Policy::from_str_named(text, file, &cat).map_err(|e| e.to_string())?;
+    let mut policy = assetwarden_core::Policy::from_str_named(text, file, &cat)?;
     policy.rules.extend(checks);
     policy.wasm_rules_loaded = true;
     Ok(policy)

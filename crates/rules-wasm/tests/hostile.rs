@@ -151,6 +151,15 @@ fn on_bang(body: &str) -> String {
     )
 }
 
+/// A module that runs `body` (with `extra` definitions) on the `!` resource only, loaded with
+/// `limits`: that resource gets an ERROR saying `reason`, the others pass.
+fn bang_errors(name: &str, body: &str, extra: &str, limits: Limits, reason: &str) {
+    let fx = Fixture::new();
+    let wat = rule_wat(META, &on_bang(body), PASS_ONE.as_bytes(), extra);
+    let checks = fx.load_with(name, &wat, limits).unwrap();
+    assert_only_bang_errors(&scan(checks), reason);
+}
+
 fn assert_only_bang_errors(results: &[(Status, String)], reason: &str) {
     assert_eq!(results[0].0, Status::Pass, "{results:?}");
     assert_eq!(results[2].0, Status::Pass, "{results:?}");
@@ -176,48 +185,27 @@ fn a_well_behaved_rule_passes_and_its_batch_is_split_only_when_needed() {
 
 #[test]
 fn an_infinite_loop_runs_out_of_fuel() {
-    let fx = Fixture::new();
-    let wat = rule_wat(
-        META,
-        &on_bang("(loop $forever (br $forever))"),
-        PASS_ONE.as_bytes(),
+    let limits = Limits {
+        fuel: 1_000_000,
+        ..Limits::default()
+    };
+    bang_errors(
+        "loop.wasm",
+        "(loop $forever (br $forever))",
         "",
+        limits,
+        "out of fuel",
     );
-    let checks = fx
-        .load_with(
-            "loop.wasm",
-            &wat,
-            Limits {
-                fuel: 1_000_000,
-                ..Limits::default()
-            },
-        )
-        .unwrap();
-    assert_only_bang_errors(&scan(checks), "out of fuel");
 }
 
 #[test]
 fn a_memory_bomb_hits_the_memory_cap() {
-    let fx = Fixture::new();
-    let wat = rule_wat(
-        META,
-        &on_bang(
-            "(loop $grow (br_if $grow (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) unreachable",
-        ),
-        PASS_ONE.as_bytes(),
-        "",
-    );
-    let checks = fx
-        .load_with(
-            "bomb.wasm",
-            &wat,
-            Limits {
-                memory_bytes: 4 << 20,
-                ..Limits::default()
-            },
-        )
-        .unwrap();
-    assert_only_bang_errors(&scan(checks), "memory limit");
+    let limits = Limits {
+        memory_bytes: 4 << 20,
+        ..Limits::default()
+    };
+    let grow = "(loop $grow (br_if $grow (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) unreachable";
+    bang_errors("bomb.wasm", grow, "", limits, "memory limit");
 }
 
 #[test]

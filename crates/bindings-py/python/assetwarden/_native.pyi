@@ -12,6 +12,7 @@ __all__ = [
     "Finding",
     "FindingIterator",
     "Policy",
+    "Rule",
     "ScanReport",
     "TagPlan",
     "builtin_checks",
@@ -107,7 +108,14 @@ class ScanReport:
 
 @final
 class Engine:
-    def __new__(cls, policy: Policy | None = None, *, now: datetime | str | None = None, batch_size: int = 4096) -> Engine: ...
+    def __new__(
+        cls,
+        policy: Policy | None = None,
+        *,
+        rules: list[Rule] | None = None,
+        now: datetime | str | None = None,
+        batch_size: int = 4096,
+    ) -> Engine: ...
     def evaluate(
         self,
         resources: _Resources,
@@ -121,6 +129,23 @@ class Engine:
     def plan_tags(self, resources: _Resources, *, account: str | None = None, region: str | None = None) -> list[TagPlan]: ...
     @property
     def checks(self) -> list[dict[str, Any]]: ...
+
+@final
+class Rule:
+    @staticmethod
+    def load(
+        path: str | os.PathLike[str],
+        *,
+        sha256: str | None = None,
+        params: dict[str, Any] | None = None,
+        limits: dict[str, int] | None = None,
+    ) -> Rule: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def ids(self) -> list[str]: ...
+    def info(self) -> dict[str, Any]: ...
+    def test(self, cases: str | os.PathLike[str]) -> list[dict[str, Any]]: ...
 
 def builtin_checks() -> list[dict[str, Any]]: ...
 def normalize(record: dict[str, Any], *, account: str | None = None, region: str | None = None) -> list[dict[str, Any]]: ...
