@@ -47,7 +47,7 @@ pub struct RuleError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Limits {
     /// Fuel (about one unit per WebAssembly instruction) per resource evaluated; a batch gets
-    /// this times its size. Default 10,000,000: about 10 ms of work.
+    /// this times its size. Default 10,000,000: a tight loop burns it in about 5 ms.
     pub fuel: u64,
     /// Fuel for instantiation, a runtime's start-up (`_initialize`) and `metadata`.
     pub init_fuel: u64,
