@@ -138,7 +138,11 @@ fn fuel(c: &mut Criterion) {
     let path = dir.join("loop.wasm");
     std::fs::write(&path, wat::parse_str(&wat).unwrap()).unwrap();
     let checks = wasm(&path);
-    let engine = Engine::builder().builtins(false).check(checks[0].clone()).build().unwrap();
+    let engine = Engine::builder()
+        .builtins(false)
+        .check(checks[0].clone())
+        .build()
+        .unwrap();
     let one = buckets(1);
     let mut g = c.benchmark_group("fuel");
     g.sample_size(10);
