@@ -222,92 +222,58 @@ fn a_huge_initial_memory_is_refused_at_load() {
 
 #[test]
 fn deep_recursion_overflows_the_stack() {
-    let fx = Fixture::new();
-    let wat = rule_wat(
-        META,
-        &on_bang("(drop (call $down (i32.const 0)))"),
-        PASS_ONE.as_bytes(),
-        "(func $down (param i32) (result i32) (call $down (i32.add (local.get 0) (i32.const 1))))",
-    );
-    let checks = fx.load("deep.wasm", &wat).unwrap();
-    assert_only_bang_errors(&scan(checks), "stack overflow");
+    let down =
+        "(func $down (param i32) (result i32) (call $down (i32.add (local.get 0) (i32.const 1))))";
+    let body = "(drop (call $down (i32.const 0)))";
+    bang_errors("deep.wasm", body, down, Limits::default(), "stack overflow");
 }
 
 #[test]
 fn a_trap_is_an_error_for_that_resource() {
-    let fx = Fixture::new();
-    let wat = rule_wat(META, &on_bang("unreachable"), PASS_ONE.as_bytes(), "");
-    let checks = fx.load("trap.wasm", &wat).unwrap();
-    assert_only_bang_errors(&scan(checks), "trapped");
+    bang_errors("trap.wasm", "unreachable", "", Limits::default(), "trapped");
 }
 
 #[test]
 fn huge_output_is_capped() {
-    let fx = Fixture::new();
     // Claims 200 MiB of output at offset 0.
-    let wat = rule_wat(
-        META,
-        &on_bang("(return (i64.const 209715200))"),
-        PASS_ONE.as_bytes(),
-        "",
-    );
-    let checks = fx.load("huge.wasm", &wat).unwrap();
-    assert_only_bang_errors(&scan(checks), "over the cap");
+    let body = "(return (i64.const 209715200))";
+    bang_errors("huge.wasm", body, "", Limits::default(), "over the cap");
 }
 
 #[test]
 fn output_outside_memory_is_refused() {
-    let fx = Fixture::new();
-    let wat = rule_wat(
-        META,
-        &on_bang(
-            "(return (i64.or (i64.shl (i64.const 1000000000) (i64.const 32)) (i64.const 10)))",
-        ),
-        PASS_ONE.as_bytes(),
+    let body = "(return (i64.or (i64.shl (i64.const 1000000000) (i64.const 32)) (i64.const 10)))";
+    bang_errors(
+        "outside.wasm",
+        body,
         "",
+        Limits::default(),
+        "outside its memory",
     );
-    let checks = fx.load("outside.wasm", &wat).unwrap();
-    assert_only_bang_errors(&scan(checks), "outside its memory");
+}
+
+/// A module answering every call with `output`: every resource gets an ERROR saying `reason`.
+fn all_error(name: &str, output: &[u8], reason: &str) {
+    let fx = Fixture::new();
+    let checks = fx.load(name, &rule_wat(META, "", output, "")).unwrap();
+    let r = scan(checks);
+    assert!(
+        r.iter()
+            .all(|(s, m)| *s == Status::Error && m.contains(reason)),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn invalid_utf8_output_is_an_error() {
-    let fx = Fixture::new();
-    let checks = fx
-        .load("utf8.wasm", &rule_wat(META, "", b"[\xff\xfe]", ""))
-        .unwrap();
-    let r = scan(checks);
-    assert!(
-        r.iter()
-            .all(|(s, m)| *s == Status::Error && m.contains("not UTF-8")),
-        "{r:?}"
-    );
+    all_error("utf8.wasm", b"[\xff\xfe]", "not UTF-8");
 }
 
 #[test]
 fn invalid_json_output_is_an_error() {
-    let fx = Fixture::new();
-    let checks = fx
-        .load("json.wasm", &rule_wat(META, "", b"[{\"i\":0,", ""))
-        .unwrap();
-    let r = scan(checks);
-    assert!(
-        r.iter()
-            .all(|(s, m)| *s == Status::Error && m.contains("not a valid result list")),
-        "{r:?}"
-    );
-    let checks = fx
-        .load(
-            "status.wasm",
-            &rule_wat(META, "", br#"[{"i":0,"status":"maybe"}]"#, ""),
-        )
-        .unwrap();
-    let r = scan(checks);
-    assert!(
-        r.iter()
-            .all(|(s, m)| *s == Status::Error && m.contains("unknown status `maybe`")),
-        "{r:?}"
-    );
+    all_error("json.wasm", b"[{\"i\":0,", "not a valid result list");
+    let unknown = br#"[{"i":0,"status":"maybe"}]"#;
+    all_error("status.wasm", unknown, "unknown status `maybe`");
 }
 
 #[test]
@@ -383,31 +349,26 @@ fn a_module_exporting_nothing_expected_is_refused() {
 #[test]
 fn bad_metadata_is_refused_with_the_reason() {
     let fx = Fixture::new();
-    let e = refused(fx.load(
-        "meta.wasm",
-        &rule_wat("{\"abi\":1,", "", PASS_ONE.as_bytes(), ""),
-    ));
-    assert!(e.contains("not valid rule metadata"), "{e}");
-    let e = refused(fx.load(
-        "abi2.wasm",
-        &rule_wat(
-            &META.replace("\"abi\":1", "\"abi\":2"),
-            "",
-            PASS_ONE.as_bytes(),
-            "",
+    for (name, meta, reason) in [
+        (
+            "meta.wasm",
+            "{\"abi\":1,".to_string(),
+            "not valid rule metadata",
         ),
-    ));
-    assert!(e.contains("rule ABI 2"), "{e}");
-    let e = refused(fx.load(
-        "path.wasm",
-        &rule_wat(
-            &META.replace("resourceId", "configuration..x"),
-            "",
-            PASS_ONE.as_bytes(),
-            "",
+        (
+            "abi2.wasm",
+            META.replace("\"abi\":1", "\"abi\":2"),
+            "rule ABI 2",
         ),
-    ));
-    assert!(e.contains("rule `test.hostile`: reads a bad path"), "{e}");
+        (
+            "path.wasm",
+            META.replace("resourceId", "configuration..x"),
+            "rule `test.hostile`: reads a bad path",
+        ),
+    ] {
+        let e = refused(fx.load(name, &rule_wat(&meta, "", PASS_ONE.as_bytes(), "")));
+        assert!(e.contains(reason), "{e}");
+    }
 }
 
 #[test]
@@ -544,40 +505,25 @@ fn parameters_are_checked_against_the_declaration() {
         r#""reads":["resourceId"],"params":[{"name":"levels","default":"confidential,restricted"}]"#,
     );
     let path = fx.write("params.wasm", &rule_wat(&meta, "", PASS_ONE.as_bytes(), ""));
-    let mut params = serde_json::Map::new();
-    params.insert("level".into(), serde_json::json!("x"));
-    let e = fx
-        .rt
-        .load(&RuleSpec {
+    let load = |name: &str, value: serde_json::Value| {
+        let mut params = serde_json::Map::new();
+        params.insert(name.into(), value);
+        fx.rt.load(&RuleSpec {
             path: path.clone(),
-            params: params.clone(),
+            params,
             ..Default::default()
         })
+    };
+    let e = load("level", serde_json::json!("x"))
         .unwrap_err()
         .to_string();
     assert!(e.contains("unknown parameter `level`"), "{e}");
     assert!(e.contains("`levels`"), "{e}");
-    params.clear();
-    params.insert("levels".into(), serde_json::json!(3));
-    let e = fx
-        .rt
-        .load(&RuleSpec {
-            path: path.clone(),
-            params: params.clone(),
-            ..Default::default()
-        })
+    let e = load("levels", serde_json::json!(3))
         .unwrap_err()
         .to_string();
     assert!(e.contains("must be a string"), "{e}");
-    params.insert("levels".into(), serde_json::json!("secret"));
-    let m = fx
-        .rt
-        .load(&RuleSpec {
-            path,
-            params,
-            ..Default::default()
-        })
-        .unwrap();
+    let m = load("levels", serde_json::json!("secret")).unwrap();
     let checks = m.checks().unwrap();
     assert_eq!(
         checks[0].meta().params[0].default,
