@@ -607,20 +607,29 @@ fn pull(
     Ok(out)
 }
 
-fn make_input(py: Python<'_>, resources: &Bound<'_, PyAny>, ctx: &RawContext) -> PyResult<Input> {
+/// `projection`: parse only what the engine reads (for evaluation; never for results that
+/// hand resources back).
+fn make_input(
+    py: Python<'_>,
+    resources: &Bound<'_, PyAny>,
+    ctx: &RawContext,
+    projection: Option<Arc<assetwarden_core::projection::Projection>>,
+) -> PyResult<Input> {
     if let Ok(b) = resources.cast::<PyBytes>() {
-        return Ok(Input::Text(RecordEvents::from_reader(
-            Cursor::new(b.as_bytes().to_vec()),
-            "<bytes>",
-            ctx.clone(),
-        )));
+        return Ok(Input::Text(
+            RecordEvents::from_reader(Cursor::new(b.as_bytes().to_vec()), "<bytes>", ctx.clone())
+                .projection(projection),
+        ));
     }
     if let Ok(s) = resources.cast::<PyString>() {
-        return Ok(Input::Text(RecordEvents::from_reader(
-            Cursor::new(s.to_cow()?.as_bytes().to_vec()),
-            "<string>",
-            ctx.clone(),
-        )));
+        return Ok(Input::Text(
+            RecordEvents::from_reader(
+                Cursor::new(s.to_cow()?.as_bytes().to_vec()),
+                "<string>",
+                ctx.clone(),
+            )
+            .projection(projection),
+        ));
     }
     if resources.cast::<PyDict>().is_ok() {
         let l = PyList::new(py, [resources])?;
@@ -822,7 +831,7 @@ impl Engine {
                 region,
                 partition: None,
             };
-            let input = make_input(py, resources, &ctx)?;
+            let input = make_input(py, resources, &ctx, Some(Arc::new(self.inner.projection())))?;
             Ok(FindingIterator {
                 state: std::sync::Mutex::new(IterState::Eval {
                     engine: self.inner.clone(),
@@ -853,7 +862,8 @@ impl Engine {
                 region,
                 partition: None,
             };
-            let mut input = make_input(py, resources, &ctx)?;
+            let mut input =
+                make_input(py, resources, &ctx, Some(Arc::new(self.inner.projection())))?;
             let mut b = self.inner.report_builder(true);
             let mut index = 0;
             while !matches!(input, Input::Done) {

@@ -95,6 +95,7 @@ pub fn run(out: &Path) -> Result<ExitCode> {
             account: None,
             region: None,
             now: None,
+            full_parse: false,
         },
         &RawContext::default(),
         None,

@@ -287,6 +287,11 @@ pub(crate) struct InputArgs {
     /// Evaluation time (RFC 3339); default now.
     #[arg(long)]
     now: Option<String>,
+    /// Parse every attribute of every record. By default only the configuration keys that the
+    /// selected checks, scopes and classification read are parsed (the verdicts are the same;
+    /// this is for comparison and troubleshooting).
+    #[arg(long)]
+    full_parse: bool,
 }
 
 #[derive(clap::Args)]
@@ -684,8 +689,11 @@ pub(crate) fn run_scan(
         progress: progress_bar(),
         write_error: None,
     };
+    let projection = (!input.full_parse).then(|| std::sync::Arc::new(engine.projection()));
     for f in &input.inventory {
-        let src = InventoryFile::new(f).raw_context(ctx.clone());
+        let src = InventoryFile::new(f)
+            .raw_context(ctx.clone())
+            .projection(projection.clone());
         let events = src.events().map_err(|e| anyhow!("{e}"))?;
         engine.scan_iter(events, &mut sink);
     }

@@ -123,6 +123,11 @@ pub trait TagPolicy: Send + Sync {
     fn classify(&self, resource: &Resource, event: Option<&CreationEvent>) -> Classification;
     /// The tag keys it governs.
     fn keys(&self) -> Vec<String>;
+    /// The attribute paths it reads beyond the resource's identity and tags, or `None` when it
+    /// cannot say (then every attribute is parsed for it; see [`crate::projection`]).
+    fn reads(&self) -> Option<Vec<AttrPath>> {
+        None
+    }
 }
 
 /// Where a derivation reads.
@@ -328,6 +333,21 @@ impl CompiledDerive {
 impl TagPolicy for ClassificationScheme {
     fn keys(&self) -> Vec<String> {
         self.rules.iter().map(|r| r.key.clone()).collect()
+    }
+
+    fn reads(&self) -> Option<Vec<AttrPath>> {
+        let mut out = Vec::new();
+        for d in self.rules.iter().flat_map(|r| &r.derive) {
+            if let DeriveSource::Path(p) = &d.source
+                && !out.contains(p)
+            {
+                out.push(p.clone());
+            }
+            if let Some(w) = &d.when {
+                w.paths(&mut out);
+            }
+        }
+        Some(out)
     }
 
     fn classify(&self, r: &Resource, ev: Option<&CreationEvent>) -> Classification {

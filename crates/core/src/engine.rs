@@ -18,6 +18,7 @@ use crate::finding::{
 };
 use crate::path::AttrPath;
 use crate::policy::{Exception, Policy};
+use crate::projection::Projection;
 use crate::report::{ExpiredException, ReportBuilder, ScanReport, ScanSink};
 use crate::resource::Resource;
 use crate::rules::{Condition, Truth};
@@ -741,6 +742,40 @@ impl Engine {
         span.record("resources", done);
         tracing::info!(resources = done, "scan finished");
         done
+    }
+
+    /// What of a record this engine's checks, scopes and classification scheme read: give it
+    /// to a source ([`crate::InventoryFile::projection`]) so that the rest is skipped while
+    /// parsing. Resources read that way hold only those parts: use them with this engine only.
+    pub fn projection(&self) -> Projection {
+        let mut b = Projection::builder();
+        match self.tag_policy.as_ref().map(|tp| tp.reads()) {
+            None => {}
+            Some(None) => {
+                b.all(&["*".to_string()]);
+            }
+            Some(Some(paths)) => {
+                for p in &paths {
+                    b.read(&["*".to_string()], p);
+                }
+            }
+        }
+        for p in &self.checks {
+            if p.check.meta().reads.is_empty() {
+                b.all(&p.types);
+            }
+            let mut paths = p.reads.clone();
+            for sc in &p.scopes {
+                sc.paths(&mut paths);
+            }
+            for (c, _) in &p.escalate {
+                c.paths(&mut paths);
+            }
+            for path in &paths {
+                b.read(&p.types, path);
+            }
+        }
+        b.build()
     }
 
     /// A report builder set up for this engine.

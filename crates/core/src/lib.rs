@@ -14,6 +14,7 @@ pub mod notify;
 pub mod output;
 pub mod path;
 pub mod policy;
+pub mod projection;
 pub mod remediate;
 pub mod report;
 pub mod resource;

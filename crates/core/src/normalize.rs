@@ -171,6 +171,13 @@ fn pascal_type(t: &str) -> bool {
 
 /// Normalises one configuration item (an object). Unwraps the wrappers Config uses.
 pub fn config_item(v: &Value) -> Result<Normalised, String> {
+    config_item_shaped(v, None)
+}
+
+/// [`config_item`] for an item whose `configuration` was projected while parsing
+/// ([`crate::projection`]): `describe_shaped` says whether the full configuration object had most
+/// of its keys in Pascal case (the kept keys alone may say otherwise).
+pub fn config_item_shaped(v: &Value, describe_shaped: Option<bool>) -> Result<Normalised, String> {
     let Value::Object(m) = v else {
         return Err(format!("expected an object, found {}", kind(v)));
     };
@@ -276,9 +283,14 @@ pub fn config_item(v: &Value) -> Result<Normalised, String> {
         }
         r.tags = tags_from(from);
     }
-    let describe_shaped_conf = config
-        .as_object()
-        .is_some_and(|c| !c.is_empty() && c.keys().filter(|k| pascal_key(k)).count() * 2 > c.len());
+    let shape_of = |config: &Value| {
+        describe_shaped.unwrap_or_else(|| {
+            config.as_object().is_some_and(|c| {
+                !c.is_empty() && c.keys().filter(|k| pascal_key(k)).count() * 2 > c.len()
+            })
+        })
+    };
+    let describe_shaped_conf = shape_of(&config);
     if !m.contains_key("supplementaryConfiguration")
         && !describe_shaped_conf
         && !pascal_type(&rtype)
@@ -302,9 +314,7 @@ pub fn config_item(v: &Value) -> Result<Normalised, String> {
         r.mark_unobserved("configuration", "the item carries no configuration");
     } else if config.is_object() {
         // A Describe-shaped configuration in a Config envelope: convert.
-        let describe_shaped = config.as_object().is_some_and(|c| {
-            !c.is_empty() && c.keys().filter(|k| pascal_key(k)).count() * 2 > c.len()
-        });
+        let describe_shaped = describe_shaped_conf;
         if pascal_type(&rtype) {
             if !describe_shaped {
                 config = pascal(&config);

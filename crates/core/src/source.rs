@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream};
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::normalize::{self, Normalised, RawContext};
+use crate::projection::Projection;
 use crate::resource::Resource;
 
 /// A part of the estate a source could not see: its checks are UNKNOWN there, never PASS.
@@ -70,6 +72,7 @@ pub struct InventoryFile {
     path: PathBuf,
     label: String,
     ctx: RawContext,
+    projection: Option<Arc<Projection>>,
 }
 
 impl InventoryFile {
@@ -80,11 +83,18 @@ impl InventoryFile {
             label: path.display().to_string(),
             path,
             ctx: RawContext::default(),
+            projection: None,
         }
     }
     /// Defaults for raw API responses that do not name their account and region.
     pub fn raw_context(mut self, ctx: RawContext) -> InventoryFile {
         self.ctx = ctx;
+        self
+    }
+    /// Parses only the configuration keys `projection` keeps (see [`crate::projection`]):
+    /// the resources then hold only what the engine that made the projection reads.
+    pub fn projection(mut self, projection: Option<Arc<Projection>>) -> InventoryFile {
+        self.projection = projection.filter(|p| !p.keeps_everything());
         self
     }
     /// Opens the file as a synchronous iterator of events.
@@ -97,12 +107,10 @@ impl InventoryFile {
             self.path.extension().and_then(|e| e.to_str()),
             Some("ndjson") | Some("jsonl")
         );
-        Ok(RecordEvents::new(
-            Box::new(BufReader::with_capacity(1 << 16, f)),
-            &self.label,
-            ndjson,
-            self.ctx.clone(),
-        ))
+        let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 16, f));
+        let mut ev = RecordEvents::new(reader, &self.label, ndjson, self.ctx.clone());
+        ev.projection = self.projection.clone();
+        Ok(ev)
     }
 }
 
@@ -122,6 +130,11 @@ impl<R: BufRead> RecordEvents<R> {
     pub fn from_reader(reader: R, label: &str, ctx: RawContext) -> RecordEvents<R> {
         RecordEvents::new(reader, label, false, ctx)
     }
+    /// Parses only what `projection` keeps (see [`InventoryFile::projection`]).
+    pub fn projection(mut self, projection: Option<Arc<Projection>>) -> RecordEvents<R> {
+        self.projection = projection.filter(|p| !p.keeps_everything());
+        self
+    }
 }
 
 /// In-memory records (e.g. from Python, or a test), read the same way as a file.
@@ -129,6 +142,7 @@ pub struct InventoryBytes {
     label: String,
     bytes: Vec<u8>,
     ctx: RawContext,
+    projection: Option<Arc<Projection>>,
 }
 
 impl InventoryBytes {
@@ -138,16 +152,29 @@ impl InventoryBytes {
             label: label.into(),
             bytes,
             ctx: RawContext::default(),
+            projection: None,
         }
+    }
+    /// Defaults for raw API responses that do not name their account and region.
+    pub fn raw_context(mut self, ctx: RawContext) -> InventoryBytes {
+        self.ctx = ctx;
+        self
+    }
+    /// Parses only what `projection` keeps (see [`InventoryFile::projection`]).
+    pub fn projection(mut self, projection: Option<Arc<Projection>>) -> InventoryBytes {
+        self.projection = projection.filter(|p| !p.keeps_everything());
+        self
     }
     /// Synchronous iterator of events.
     pub fn events(&self) -> RecordEvents<Cursor<&[u8]>> {
-        RecordEvents::new(
+        let mut ev = RecordEvents::new(
             Cursor::new(&self.bytes[..]),
             &self.label,
             false,
             self.ctx.clone(),
-        )
+        );
+        ev.projection = self.projection.clone();
+        ev
     }
 }
 
@@ -180,6 +207,7 @@ pub struct RecordEvents<R: BufRead> {
     /// Records read but not parsed yet, in order (parsed in parallel by chunks).
     staged: Vec<Staged>,
     ctx: RawContext,
+    projection: Option<Arc<Projection>>,
     array: bool,
     started: bool,
 }
@@ -195,6 +223,7 @@ impl<R: BufRead> RecordEvents<R> {
             pending: Default::default(),
             staged: Vec::new(),
             ctx,
+            projection: None,
             array: false,
             started: false,
         }
@@ -218,7 +247,15 @@ impl<R: BufRead> RecordEvents<R> {
     /// Parses now (values that may need recovery), keeping the order of events.
     fn parse_now(&mut self, bytes: &[u8], line: usize, col: usize, recover: bool) {
         let mut q = std::collections::VecDeque::new();
-        parse_record(&self.label, &self.ctx, bytes, line, col, &mut q);
+        parse_record(
+            &self.label,
+            &self.ctx,
+            self.projection.as_deref(),
+            bytes,
+            line,
+            col,
+            &mut q,
+        );
         let failed = q.len() == 1
             && matches!(q.back(), Some(SourceEvent::Error { message, .. }) if message.starts_with("invalid JSON"));
         if failed && recover && bytes.contains(&b'\n') {
@@ -231,14 +268,14 @@ impl<R: BufRead> RecordEvents<R> {
     fn flush(&mut self) {
         use rayon::prelude::*;
         let staged = std::mem::take(&mut self.staged);
-        let (label, ctx) = (&self.label, &self.ctx);
+        let (label, ctx, proj) = (&self.label, &self.ctx, self.projection.as_deref());
         let outs: Vec<std::collections::VecDeque<SourceEvent>> = staged
             .into_par_iter()
             .map(|s| match s {
                 Staged::Ready(e) => std::collections::VecDeque::from([e]),
                 Staged::Raw(b, l, c) => {
                     let mut q = std::collections::VecDeque::new();
-                    parse_record(label, ctx, &b, l, c, &mut q);
+                    parse_record(label, ctx, proj, &b, l, c, &mut q);
                     q
                 }
             })
@@ -493,15 +530,20 @@ const CHUNK: usize = 2048;
 fn parse_record(
     label: &str,
     ctx: &RawContext,
+    proj: Option<&Projection>,
     bytes: &[u8],
     line: usize,
     col: usize,
     pending: &mut std::collections::VecDeque<SourceEvent>,
 ) {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(v) => {
+    let parsed = match proj {
+        Some(p) => p.parse(bytes),
+        None => serde_json::from_slice::<Value>(bytes).map(|v| (v, None)),
+    };
+    match parsed {
+        Ok((v, shape)) => {
             let mut out = Vec::new();
-            expand(v, &format!("{label}:{line}"), ctx, &mut out);
+            expand_shaped(v, shape, &format!("{label}:{line}"), ctx, &mut out);
             pending.extend(out);
         }
         Err(e) => {
@@ -533,7 +575,7 @@ fn recover_lines(
         let t = trim_ascii(line);
         let t = t.strip_suffix(b",").unwrap_or(t);
         if t.first() == Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(t).is_ok() {
-            parse_record(label, ctx, t, first_line + i, 1, pending);
+            parse_record(label, ctx, None, t, first_line + i, 1, pending);
         }
     }
 }
@@ -552,9 +594,21 @@ fn trim_ascii(b: &[u8]) -> &[u8] {
 
 /// Expands a record into events: wrappers unwrapped, raw responses normalised.
 pub fn expand(v: Value, loc: &str, ctx: &RawContext, out: &mut Vec<SourceEvent>) {
-    let data = match (&v.get("status_code"), v.get("data")) {
-        (Some(_), Some(d)) => d.clone(),
-        _ => v,
+    expand_shaped(v, None, loc, ctx, out)
+}
+
+/// [`expand`] for a record parsed with a [`Projection`]: `shape` is what
+/// [`Projection::parse`] said of its top-level `configuration`.
+fn expand_shaped(
+    v: Value,
+    shape: Option<bool>,
+    loc: &str,
+    ctx: &RawContext,
+    out: &mut Vec<SourceEvent>,
+) {
+    let (data, shape) = match (&v.get("status_code"), v.get("data")) {
+        (Some(_), Some(d)) => (d.clone(), None),
+        _ => (v, shape),
     };
     if let Value::Array(items) = data {
         for (i, it) in items.into_iter().enumerate() {
@@ -674,7 +728,7 @@ pub fn expand(v: Value, loc: &str, ctx: &RawContext, out: &mut Vec<SourceEvent>)
         });
         return;
     }
-    match normalize::config_item(&data) {
+    match normalize::config_item_shaped(&data, shape) {
         Ok(Normalised::Resources(rs)) => {
             for mut r in rs {
                 r.origin = Some(loc.to_string());

@@ -206,3 +206,86 @@ fn recorded_cases() {
     let verdicts: usize = seen.values().map(|s| s.len()).sum();
     assert!(verdicts >= 20, "{verdicts}");
 }
+
+/// Parsing with the engine's projection (only the configuration keys its checks read) gives
+/// every check the same verdict, message and evidence as parsing everything, on every case.
+#[test]
+fn projected_parsing_changes_no_verdict() {
+    use assetwarden_core::source::InventoryBytes;
+    use std::sync::Arc;
+    let key = |f: &assetwarden_core::Finding| {
+        (
+            f.resource.arn.clone(),
+            f.check_id.clone(),
+            f.status,
+            f.message.clone(),
+            serde_json::to_string(&f.evidence).unwrap(),
+        )
+    };
+    let (mut compared, mut pruned) = (0, 0);
+    for sub in ["builtin", "real"] {
+        for (file, case) in load_cases(sub) {
+            let engine = engine_for(&case.params);
+            // Keys no check reads, one of each case so as not to change the document's shape.
+            let mut record = match (&case.resource, &case.record) {
+                (Some(r), None) => r.clone(),
+                (None, Some(r)) => resolve(r),
+                _ => unreachable!(),
+            };
+            if let Some(Value::Object(c)) = record.get_mut("configuration") {
+                c.insert("ZzNotRead".into(), json!({"A": [1, 2, {"b": null}]}));
+                c.insert("zzNotRead".into(), json!("x"));
+            }
+            let full = resources_of(&Case {
+                resource: Some(record.clone()),
+                record: None,
+                name: case.name.clone(),
+                pick: case.pick.clone(),
+                account: case.account.clone(),
+                region: case.region.clone(),
+                params: BTreeMap::new(),
+                expect: BTreeMap::new(),
+                message: BTreeMap::new(),
+            });
+            let bytes = serde_json::to_vec(&record).unwrap();
+            let projected: Vec<Resource> = InventoryBytes::new("case", bytes)
+                .raw_context(RawContext {
+                    account: case.account.clone(),
+                    region: case.region.clone(),
+                    partition: None,
+                })
+                .projection(Some(Arc::new(engine.projection())))
+                .events()
+                .filter_map(|e| match e {
+                    SourceEvent::Resource(r) => Some(*r),
+                    _ => None,
+                })
+                .filter(|r| full.iter().any(|f| f.arn == r.arn))
+                .collect();
+            assert_eq!(projected.len(), 1, "{file}: `{}`", case.name);
+            if projected[0].configuration != full[0].configuration {
+                pruned += 1;
+            }
+            let a: Vec<_> = engine.evaluate(&full[0]).findings.iter().map(key).collect();
+            let b: Vec<_> = engine
+                .evaluate(&projected[0])
+                .findings
+                .iter()
+                .map(key)
+                .collect();
+            let diff: Vec<_> = a.iter().zip(&b).filter(|(x, y)| x != y).collect();
+            assert!(
+                a.len() == b.len() && diff.is_empty(),
+                "{file}: `{}`: {diff:?}",
+                case.name
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 50, "{compared}");
+    // The projection did skip something in most configuration items.
+    assert!(
+        pruned > 20,
+        "only {pruned} of {compared} cases were projected"
+    );
+}

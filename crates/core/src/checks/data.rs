@@ -106,7 +106,7 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
         .sh("RDS.5")
         .rule("rds-multi-az-support")
         .fix("Modify the instance to Multi-AZ.")
-        .reads(&["configuration.multiAZ"])
+        .reads(&["configuration.multiAZ", "configuration.dBClusterIdentifier"])
         .eval(|r, _| {
             if aurora_member(r) {
                 return Outcome::na("Aurora instances inherit availability from their cluster");
@@ -315,6 +315,7 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
         .reads(&[
             "configuration.keyManager",
             "configuration.keySpec",
+            "configuration.customerMasterKeySpec",
             "configuration.keyRotationEnabled",
         ])
         .eval(|r, _| {

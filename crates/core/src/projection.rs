@@ -1,0 +1,500 @@
+//! Projected parsing: read only the parts of a record that the selected checks can look at.
+//!
+//! An inventory record is mostly configuration that no selected check reads (an EC2 instance's
+//! network interfaces, a bucket's ACL grants). Building a `serde_json::Value` for all of it is
+//! most of a scan's cost. A [`Projection`] lists, per resource type, the top-level keys of
+//! `configuration` that the engine's checks, scopes and classification scheme declare they read
+//! (their `reads`); while a record is parsed, the other keys are skipped without building
+//! anything. The record is then normalised exactly as a fully parsed one would be.
+//!
+//! The projection is conservative: a check that declares no `reads`, a path that reads the
+//! whole configuration or any key (`configuration.*`), a classification scheme that is not the
+//! built-in one, or a type whose normalisation restructures its document (S3 buckets) keeps
+//! every key of the types concerned. Keys are compared case-insensitively (a Describe-shaped
+//! `StorageEncrypted` is the Config item's `storageEncrypted`), and keys that normalisation moves
+//! or reads for names and tags are always kept. Only `configuration` is projected; the envelope
+//! (`arn`, `tags`, `supplementaryConfiguration`, ...) is always read whole.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::path::{AttrPath, Segment};
+
+/// What to keep of one type's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Keep {
+    /// Every key.
+    All,
+    /// These keys, lower-cased.
+    Keys(Vec<String>),
+}
+
+impl Keep {
+    fn add(&mut self, key: &str) {
+        if let Keep::Keys(ks) = self {
+            let k = key.to_ascii_lowercase();
+            if !ks.contains(&k) {
+                ks.push(k);
+            }
+        }
+    }
+    fn merge(&mut self, other: &Keep) {
+        match other {
+            Keep::All => *self = Keep::All,
+            Keep::Keys(ks) => ks.iter().for_each(|k| self.add(k)),
+        }
+    }
+    fn keeps(&self, key: &str) -> bool {
+        match self {
+            Keep::All => true,
+            Keep::Keys(ks) => ks.iter().any(|k| k.eq_ignore_ascii_case(key)),
+        }
+    }
+}
+
+/// Configuration keys normalisation reads whatever the checks are: names, tags, the ARN; and
+/// `type`, by which load balancer checks that read only attributes tell the kind of balancer
+/// (falling back to the ARN when the configuration was not observed at all).
+const ALWAYS: &[&str] = &[
+    "type",
+    "name",
+    "functionname",
+    "groupname",
+    "dbinstanceidentifier",
+    "username",
+    "repositoryname",
+    "servicename",
+    "clustername",
+    "trailname",
+    "tags",
+    "taglist",
+    "arn",
+];
+
+/// Describe-shaped keys that normalisation renames or moves into `supplementaryConfiguration`
+/// (source, target), lower-cased: reading the target means keeping the source.
+const MOVED: &[(&str, &str)] = &[
+    ("accesskeymetadata", "accesskeys"),
+    ("userpolicies", "userpolicylist"),
+    ("attributes", "loadbalancerattributes"),
+    ("settings", "clustersettings"),
+];
+
+/// Types whose normalisation restructures the document: always read whole.
+const RESTRUCTURED: &[&str] = &["AWS::S3::Bucket"];
+
+/// Which configuration keys to parse, per resource type. Build it with
+/// [`Engine::projection`](crate::Engine::projection) or [`Projection::builder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Projection {
+    by_type: HashMap<String, Keep>,
+    /// For a record whose type is not known when its configuration is read.
+    any: Keep,
+    /// For types no check reads.
+    other: Keep,
+}
+
+/// Builds a [`Projection`] from the paths that checks read.
+#[derive(Debug, Clone)]
+pub struct ProjectionBuilder {
+    by_type: HashMap<String, Keep>,
+    every: Keep,
+}
+
+impl Projection {
+    /// A builder keeping nothing but what normalisation needs.
+    pub fn builder() -> ProjectionBuilder {
+        ProjectionBuilder {
+            by_type: HashMap::new(),
+            every: base(),
+        }
+    }
+
+    /// Whether a record of `resource_type` keeps configuration key `key`.
+    pub fn keeps(&self, resource_type: Option<&str>, key: &str) -> bool {
+        self.keep_for(resource_type).keeps(key)
+    }
+
+    /// Whether every key of every type is kept (projecting would change nothing).
+    pub fn keeps_everything(&self) -> bool {
+        self.any == Keep::All && self.other == Keep::All
+    }
+
+    fn keep_for(&self, resource_type: Option<&str>) -> &Keep {
+        match resource_type {
+            None => &self.any,
+            Some(t) => self.by_type.get(t).unwrap_or(&self.other),
+        }
+    }
+
+    /// Parses one JSON record, skipping the configuration keys this projection does not keep.
+    /// Returns the record and, when its `configuration` was an object, whether that object as
+    /// a whole was Describe-shaped (most keys in Pascal case): normalisation decides on the full
+    /// key set, not on the kept keys.
+    ///
+    /// A record whose `resourceType` comes after its `configuration` (as in AWS Config's own
+    /// exports) is read twice: once to learn the type, skipping the configuration, then with
+    /// that type's keys.
+    pub fn parse(&self, bytes: &[u8]) -> serde_json::Result<(Value, Option<bool>)> {
+        let first = self.parse_with(bytes, None)?;
+        if !first.2 {
+            return Ok((first.0, first.1));
+        }
+        let rtype = first.0.get("resourceType").and_then(Value::as_str);
+        let keep = self.keep_for(rtype);
+        let second = self.parse_with(bytes, Some(keep))?;
+        Ok((second.0, second.1))
+    }
+
+    fn parse_with(
+        &self,
+        bytes: &[u8],
+        keep: Option<&Keep>,
+    ) -> serde_json::Result<(Value, Option<bool>, bool)> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let out = Record { proj: self, keep }.deserialize(&mut de)?;
+        de.end()?;
+        Ok(out)
+    }
+}
+
+fn base() -> Keep {
+    let mut k = Keep::Keys(Vec::new());
+    ALWAYS.iter().for_each(|a| k.add(a));
+    k
+}
+
+impl ProjectionBuilder {
+    /// Everything of these types (`*`: of every type).
+    pub fn all(&mut self, types: &[String]) -> &mut Self {
+        for t in types {
+            if t == "*" {
+                self.every = Keep::All;
+            } else {
+                self.by_type.insert(t.clone(), Keep::All);
+            }
+        }
+        self
+    }
+
+    /// What `path` reads on resources of `types` (`*`: every type).
+    pub fn read(&mut self, types: &[String], path: &AttrPath) -> &mut Self {
+        let segs = path.segments();
+        let key = match segs {
+            [Segment::Key(root), Segment::Key(k), ..] if root == "configuration" => {
+                Some(k.as_str())
+            }
+            // Normalisation may move a configuration key of the same name here.
+            [Segment::Key(root), Segment::Key(k), ..] if root == "supplementaryConfiguration" => {
+                Some(k.as_str())
+            }
+            [Segment::Key(root), ..]
+                if root == "configuration" || root == "supplementaryConfiguration" =>
+            {
+                return self.all(types);
+            }
+            // The envelope (arn, tags, ...) is always read whole.
+            _ => None,
+        };
+        let Some(key) = key else {
+            return self;
+        };
+        let lower = key.to_ascii_lowercase();
+        let add = |k: &mut Keep| {
+            k.add(&lower);
+            for (from, to) in MOVED {
+                if *to == lower {
+                    k.add(from);
+                }
+            }
+        };
+        for t in types {
+            if t == "*" {
+                add(&mut self.every);
+            } else {
+                add(self.by_type.entry(t.clone()).or_insert_with(base));
+            }
+        }
+        self
+    }
+
+    /// The projection.
+    pub fn build(&self) -> Projection {
+        let mut by_type = self.by_type.clone();
+        for t in RESTRUCTURED {
+            by_type.insert((*t).to_string(), Keep::All);
+        }
+        let mut any = self.every.clone();
+        for k in by_type.values_mut() {
+            k.merge(&self.every);
+            any.merge(k);
+        }
+        Projection {
+            by_type,
+            any,
+            other: self.every.clone(),
+        }
+    }
+}
+
+/// A map key, borrowed from the input when it has no escapes.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        }
+    }
+    fn into_string(self) -> String {
+        match self {
+            Key::Borrowed(s) => s.to_string(),
+            Key::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(s))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(s.to_string()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(s))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A whole record: a JSON object whose `configuration` is projected, or any other value.
+struct Record<'p> {
+    proj: &'p Projection,
+    /// What to keep when known before the type is read.
+    keep: Option<&'p Keep>,
+}
+
+/// The record, whether its configuration was an object (its shape), and whether the
+/// configuration was skipped because the type was not known yet.
+type Parsed = (Value, Option<bool>, bool);
+
+impl<'de> DeserializeSeed<'de> for Record<'_> {
+    type Value = Parsed;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Record<'_> {
+    type Value = Parsed;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Map::new();
+        let mut shape = None;
+        let mut rtype: Option<String> = None;
+        let mut deferred = false;
+        while let Some(k) = map.next_key::<Key<'de>>()? {
+            if k.as_str() == "configuration" && !out.contains_key("configuration") && !deferred {
+                let keep = match (self.keep, &rtype) {
+                    (Some(k), _) => k,
+                    (None, Some(t)) => self.proj.keep_for(Some(t)),
+                    (None, None) => {
+                        map.next_value::<IgnoredAny>()?;
+                        deferred = true;
+                        continue;
+                    }
+                };
+                let (v, s) = map.next_value_seed(Config { keep })?;
+                shape = s;
+                out.insert(k.into_string(), v);
+            } else {
+                let v: Value = map.next_value()?;
+                if k.as_str() == "resourceType" {
+                    rtype = v.as_str().map(str::to_string);
+                }
+                // A repeated key: the last one wins, as in a full parse.
+                if k.as_str() == "configuration" {
+                    shape = None;
+                    deferred = false;
+                }
+                out.insert(k.into_string(), v);
+            }
+        }
+        Ok((Value::Object(out), shape, deferred))
+    }
+    // Anything else is not a configuration item: parse it whole.
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let v = de::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        Ok((v, None, false))
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+        Ok((Value::Bool(b), None, false))
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+        Ok((Value::from(n), None, false))
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+        Ok((Value::from(n), None, false))
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
+        Ok((Value::from(n), None, false))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok((Value::String(s.to_string()), None, false))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok((Value::Null, None, false))
+    }
+}
+
+/// The `configuration` value: an object is projected, anything else parsed whole.
+struct Config<'k> {
+    keep: &'k Keep,
+}
+
+impl<'de> DeserializeSeed<'de> for Config<'_> {
+    type Value = (Value, Option<bool>);
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Config<'_> {
+    type Value = (Value, Option<bool>);
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Map::new();
+        let (mut total, mut pascal) = (0usize, 0usize);
+        while let Some(k) = map.next_key::<Key<'de>>()? {
+            total += 1;
+            if k.as_str().starts_with(|c: char| c.is_ascii_uppercase()) {
+                pascal += 1;
+            }
+            if self.keep.keeps(k.as_str()) {
+                let v: Value = map.next_value()?;
+                out.insert(k.into_string(), v);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok((Value::Object(out), Some(total > 0 && pascal * 2 > total)))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let v = de::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        Ok((v, None))
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+        Ok((Value::Bool(b), None))
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+        Ok((Value::from(n), None))
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+        Ok((Value::from(n), None))
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
+        Ok((Value::from(n), None))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok((Value::String(s.to_string()), None))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok((Value::Null, None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> AttrPath {
+        AttrPath::parse(s).unwrap()
+    }
+
+    #[test]
+    fn keeps_declared_keys_and_what_normalisation_needs() {
+        let mut b = Projection::builder();
+        b.read(
+            &["AWS::RDS::DBInstance".into()],
+            &p("configuration.storageEncrypted"),
+        )
+        .read(
+            &["AWS::IAM::User".into()],
+            &p("supplementaryConfiguration.AccessKeys"),
+        );
+        let pr = b.build();
+        assert!(pr.keeps(Some("AWS::RDS::DBInstance"), "StorageEncrypted"));
+        assert!(!pr.keeps(Some("AWS::RDS::DBInstance"), "Endpoint"));
+        assert!(pr.keeps(Some("AWS::RDS::DBInstance"), "DBInstanceIdentifier"));
+        assert!(pr.keeps(Some("AWS::IAM::User"), "AccessKeys"));
+        assert!(pr.keeps(Some("AWS::IAM::User"), "AccessKeyMetadata"));
+        assert!(!pr.keeps(Some("AWS::EC2::Instance"), "NetworkInterfaces"));
+        assert!(pr.keeps(Some("AWS::S3::Bucket"), "Acl"));
+        // Type unknown when the configuration comes: the union, which holds all of S3's.
+        assert!(pr.keeps(None, "StorageEncrypted") && pr.keeps(None, "NetworkInterfaces"));
+    }
+
+    #[test]
+    fn whole_configuration_reads_keep_everything() {
+        let mut b = Projection::builder();
+        b.read(&["*".into()], &p("configuration"));
+        assert!(b.build().keeps_everything());
+        let mut b = Projection::builder();
+        b.read(&["AWS::EC2::Volume".into()], &p("configuration[*]"));
+        let pr = b.build();
+        assert!(pr.keeps(Some("AWS::EC2::Volume"), "Anything"));
+        assert!(!pr.keeps(Some("AWS::EC2::Instance"), "Anything"));
+    }
+
+    #[test]
+    fn parses_the_kept_keys_and_judges_the_shape_on_all_keys() {
+        let mut b = Projection::builder();
+        b.read(&["AWS::EC2::Volume".into()], &p("configuration.encrypted"));
+        let pr = b.build();
+        let line = br#"{"arn":"a","resourceType":"AWS::EC2::Volume","configuration":{"Encrypted":true,"Size":8,"Attachments":[{"x":1}],"kmsKeyId":"k","b":2,"c":3},"tags":{"A":"b"}}"#;
+        let (v, shape) = pr.parse(line).unwrap();
+        assert_eq!(v["configuration"], serde_json::json!({"Encrypted": true}));
+        assert_eq!(v["tags"]["A"], "b");
+        // 3 of 6 keys are Pascal case: not a majority.
+        assert_eq!(shape, Some(false));
+        // Configuration before the type (AWS Config's own order): read twice.
+        let line =
+            br#"{"configuration":{"Encrypted":false,"Size":8},"resourceType":"AWS::EC2::Volume"}"#;
+        let (v, shape) = pr.parse(line).unwrap();
+        assert_eq!(v["configuration"], serde_json::json!({"Encrypted": false}));
+        assert_eq!(v["resourceType"], "AWS::EC2::Volume");
+        assert_eq!(shape, Some(true));
+        // No type at all: the union of every type's keys (all of S3's).
+        let (v, _) = pr.parse(br#"{"configuration":{"Size":8}}"#).unwrap();
+        assert_eq!(v["configuration"], serde_json::json!({"Size": 8}));
+        // Not an object: parsed whole.
+        let (v, shape) = pr.parse(br#"[{"configuration":{"Size":8}}]"#).unwrap();
+        assert_eq!(v[0]["configuration"]["Size"], 8);
+        assert_eq!(shape, None);
+        // Errors are serde_json's, with their position.
+        let e = pr
+            .parse(br#"{"arn": "a", "configuration": {"Size": 8,}}"#)
+            .unwrap_err();
+        assert_eq!((e.line(), e.column()), (1, 42));
+    }
+}
