@@ -34,6 +34,8 @@ struct Prepared {
     escalate: Vec<(Condition, Severity)>,
     reads: Vec<AttrPath>,
     types: Vec<String>,
+    /// The check's references, shared by all its findings.
+    references: Arc<References>,
 }
 
 /// The results for one resource.
@@ -58,6 +60,8 @@ pub struct Engine {
     batch_size: usize,
     policy_name: String,
     policy_source: String,
+    /// The references of every tag-policy finding.
+    tag_references: Arc<References>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -200,6 +204,7 @@ impl EngineBuilder {
                 }
             }
             checks.push(Prepared {
+                references: Arc::new(meta.references.clone()),
                 types: meta.resource_types.clone(),
                 check: c.clone(),
                 severity,
@@ -230,6 +235,10 @@ impl EngineBuilder {
             now: self.now.unwrap_or_else(Utc::now),
             batch_size: self.batch_size,
             policy_source: policy.source_name.clone(),
+            tag_references: Arc::new(References {
+                frameworks: vec!["classification".into()],
+                ..Default::default()
+            }),
             policy_name: policy
                 .doc
                 .name
@@ -336,10 +345,7 @@ impl Engine {
                     v.severity,
                     v.message.clone(),
                     vec![v.evidence.clone()],
-                    References {
-                        frameworks: vec!["classification".into()],
-                        ..Default::default()
-                    },
+                    self.tag_references.clone(),
                     Some("Apply the tag plan (`assetwarden tag plan`), or set the tag by hand where it cannot be derived.".into()),
                 );
                 if !r.unobserved.is_empty()
@@ -377,7 +383,7 @@ impl Engine {
                 severity,
                 message,
                 evidence,
-                meta.references.clone(),
+                p.references.clone(),
                 (!meta.remediation.is_empty()).then(|| meta.remediation.clone()),
             );
             self.apply_exceptions(&mut f, r, tags);
@@ -475,7 +481,7 @@ impl Engine {
         severity: Severity,
         message: String,
         evidence: Vec<Evidence>,
-        references: References,
+        references: Arc<References>,
         remediation: Option<String>,
     ) -> Finding {
         let mut evidence = evidence;
@@ -573,7 +579,7 @@ impl Engine {
                     g.source, g.reason
                 ),
                 Vec::new(),
-                meta.references.clone(),
+                p.references.clone(),
                 None,
             ));
         }
@@ -674,7 +680,10 @@ impl Engine {
         }
         *done += batch.len() as u64;
         sink.on_progress(*done);
-        batch.clear();
+        // Freeing a batch's resources and findings (millions of small allocations) is work
+        // too: on every core, not on the thread that reads the next batch.
+        results.into_par_iter().for_each(drop);
+        batch.par_drain(..).for_each(drop);
     }
 
     fn on_event(

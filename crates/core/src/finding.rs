@@ -274,7 +274,7 @@ pub struct Finding {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
     /// Standards references.
-    pub references: References,
+    pub references: std::sync::Arc<References>,
     /// How to fix it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<String>,

@@ -80,6 +80,38 @@ pub fn pascal(v: &Value) -> Value {
     })
 }
 
+/// [`camel`] by value: keys are rewritten, values moved rather than copied.
+fn camel_owned(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, x)| {
+                    let x2 = if DATA_MAPS.contains(&k.as_str()) && x.is_object() {
+                        x
+                    } else {
+                        camel_owned(x)
+                    };
+                    let mut c = k.chars();
+                    let key = match c.next() {
+                        Some(f) if f.is_ascii_lowercase() || !f.is_alphabetic() => k,
+                        Some(f) if f.is_ascii_uppercase() => {
+                            let mut s = String::with_capacity(k.len());
+                            s.push(f.to_ascii_lowercase());
+                            s.push_str(c.as_str());
+                            s
+                        }
+                        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+                        None => String::new(),
+                    };
+                    (key, x2)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(camel_owned).collect()),
+        other => other,
+    }
+}
+
 fn case_keys(v: &Value, f: fn(&str) -> String) -> Value {
     match v {
         Value::Object(m) => Value::Object(
@@ -152,6 +184,14 @@ fn parse_embedded(v: &Value) -> Value {
     crate::checks::parse_embedded(v)
 }
 
+/// [`parse_embedded`] by value: a document that is not a string is returned as it is.
+fn embedded_owned(v: Value) -> Value {
+    match v {
+        Value::String(_) => parse_embedded(&v),
+        other => other,
+    }
+}
+
 fn str_field<'a>(m: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a str> {
     keys.iter().find_map(|k| m.get(*k).and_then(Value::as_str))
 }
@@ -171,15 +211,17 @@ fn pascal_type(t: &str) -> bool {
 
 /// Normalises one configuration item (an object). Unwraps the wrappers Config uses.
 pub fn config_item(v: &Value) -> Result<Normalised, String> {
-    config_item_shaped(v, None)
+    config_item_shaped(v.clone(), None)
 }
 
 /// [`config_item`] for an item whose `configuration` was projected while parsing
 /// ([`crate::projection`]): `describe_shaped` says whether the full configuration object had most
 /// of its keys in Pascal case (the kept keys alone may say otherwise).
-pub fn config_item_shaped(v: &Value, describe_shaped: Option<bool>) -> Result<Normalised, String> {
-    let Value::Object(m) = v else {
-        return Err(format!("expected an object, found {}", kind(v)));
+/// The item is taken by value: its documents are moved into the resource, not copied.
+pub fn config_item_shaped(v: Value, describe_shaped: Option<bool>) -> Result<Normalised, String> {
+    let mut m = match v {
+        Value::Object(m) => m,
+        other => return Err(format!("expected an object, found {}", kind(&other))),
     };
     if let Some(ie) = m.get("invokingEvent") {
         let ev = parse_embedded(ie);
@@ -200,17 +242,23 @@ pub fn config_item_shaped(v: &Value, describe_shaped: Option<bool>) -> Result<No
     // SelectResourceConfig returns only the selected fields: the ARN may be inside the configuration.
     let inner_arn = m
         .get("configuration")
-        .map(parse_embedded)
         .and_then(|c| {
+            let parsed;
+            let c = if c.is_string() {
+                parsed = parse_embedded(c);
+                &parsed
+            } else {
+                c
+            };
             ["Arn", "arn", "ARN"]
                 .iter()
                 .find_map(|k| c.get(*k).and_then(Value::as_str).map(str::to_string))
         })
         .filter(|a| Arn::parse(a).is_ok());
-    let arn_text = str_field(m, &["arn", "ARN"])
+    let arn_text = str_field(&m, &["arn", "ARN"])
         .map(str::to_string)
         .or(inner_arn);
-    let rtype = str_field(m, &["resourceType"])
+    let rtype = str_field(&m, &["resourceType"])
         .map(str::to_string)
         .or_else(|| {
             arn_text
@@ -227,12 +275,12 @@ pub fn config_item_shaped(v: &Value, describe_shaped: Option<bool>) -> Result<No
             None => "the record has no `resourceType` and no `arn` (expected an AWS Config configuration item or a Describe/List API response)".into(),
         });
     };
-    if let Some(status) = str_field(m, &["configurationItemStatus"])
+    if let Some(status) = str_field(&m, &["configurationItemStatus"])
         && (status == "ResourceDeleted" || status == "ResourceDeletedNotRecorded")
     {
         return Ok(Normalised::Deleted(arn_text.unwrap_or_default()));
     }
-    let resource_id = str_field(m, &["resourceId"]).map(str::to_string);
+    let resource_id = str_field(&m, &["resourceId"]).map(str::to_string);
     let arn = match (&arn_text, &resource_id) {
         (Some(a), _) => a.clone(),
         (None, Some(id)) => format!("{rtype}/{id}"),
@@ -242,28 +290,26 @@ pub fn config_item_shaped(v: &Value, describe_shaped: Option<bool>) -> Result<No
     if let Some(id) = resource_id {
         r.resource_id = id;
     }
-    r.resource_name = str_field(m, &["resourceName"]).map(str::to_string);
-    if let Some(a) = str_field(m, &["accountId", "awsAccountId"]) {
+    r.resource_name = str_field(&m, &["resourceName"]).map(str::to_string);
+    if let Some(a) = str_field(&m, &["accountId", "awsAccountId"]) {
         r.account_id = a.to_string();
     }
-    if let Some(reg) = str_field(m, &["awsRegion"]) {
+    if let Some(reg) = str_field(&m, &["awsRegion"]) {
         r.aws_region = reg.to_string();
     }
     r.configuration_item_capture_time =
-        str_field(m, &["configurationItemCaptureTime"]).map(str::to_string);
-    r.resource_creation_time = str_field(m, &["resourceCreationTime"]).map(str::to_string);
+        str_field(&m, &["configurationItemCaptureTime"]).map(str::to_string);
+    r.resource_creation_time = str_field(&m, &["resourceCreationTime"]).map(str::to_string);
     let mut config = m
-        .get("configuration")
-        .map(parse_embedded)
+        .remove("configuration")
+        .map(embedded_owned)
         .unwrap_or(Value::Null);
-    let mut supp: Map<String, Value> = match m.get("supplementaryConfiguration").map(parse_embedded)
-    {
-        Some(Value::Object(s)) => s
-            .into_iter()
-            .map(|(k, v)| (k, parse_embedded(&v)))
-            .collect(),
-        _ => Map::new(),
-    };
+    let has_supp = m.contains_key("supplementaryConfiguration");
+    let mut supp: Map<String, Value> =
+        match m.remove("supplementaryConfiguration").map(embedded_owned) {
+            Some(Value::Object(s)) => s.into_iter().map(|(k, v)| (k, embedded_owned(v))).collect(),
+            _ => Map::new(),
+        };
     // Tags: the item's map, else the configuration's or supplementary tag list.
     r.tags = tags_from(m.get("tags"));
     if r.tags.is_empty() && !m.contains_key("tags") {
@@ -291,10 +337,7 @@ pub fn config_item_shaped(v: &Value, describe_shaped: Option<bool>) -> Result<No
         })
     };
     let describe_shaped_conf = shape_of(&config);
-    if !m.contains_key("supplementaryConfiguration")
-        && !describe_shaped_conf
-        && !pascal_type(&rtype)
-    {
+    if !has_supp && !describe_shaped_conf && !pascal_type(&rtype) {
         r.mark_unobserved(
             "supplementaryConfiguration",
             "the record carries no `supplementaryConfiguration` (select it in the query)",
@@ -320,7 +363,7 @@ pub fn config_item_shaped(v: &Value, describe_shaped: Option<bool>) -> Result<No
                 config = pascal(&config);
             }
         } else if describe_shaped {
-            let conv = from_describe(&rtype, &config, true);
+            let conv = from_describe_owned(&rtype, std::mem::take(&mut config), true);
             config = conv.configuration;
             for (k, v) in conv.supplementary {
                 supp.entry(k).or_insert(v);
@@ -686,13 +729,18 @@ fn reply_value(v: &Value) -> Option<Value> {
 /// Converts one Describe-shaped item of `rtype` to AWS Config's shape. With `complete == false`
 /// (a raw response), what the item does not carry is marked not observed.
 pub fn from_describe(rtype: &str, item: &Value, complete: bool) -> Converted {
+    from_describe_owned(rtype, item.clone(), complete)
+}
+
+/// [`from_describe`], taking the item by value (its parts are moved, not copied).
+pub fn from_describe_owned(rtype: &str, item: Value, complete: bool) -> Converted {
     let mut supp = Map::new();
     let mut unobserved = Vec::new();
     if rtype == "AWS::S3::Bucket" {
-        return s3_convert(item, complete).0;
+        return s3_convert(&item, complete).0;
     }
     if pascal_type(rtype) {
-        let mut c = pascal(item);
+        let mut c = pascal(&item);
         if let Value::Object(m) = &mut c {
             if rtype == "AWS::ECS::Cluster"
                 && let Some(s) = m.remove("Settings")
@@ -713,7 +761,7 @@ pub fn from_describe(rtype: &str, item: &Value, complete: bool) -> Converted {
             unobserved,
         };
     }
-    let mut c = camel(item);
+    let mut c = camel_owned(item);
     if let Value::Object(m) = &mut c {
         m.remove("tags");
         m.remove("tagList");

@@ -1154,10 +1154,10 @@ impl ChangeRecord {
                 }
             ),
             evidence: Vec::new(),
-            references: References {
+            references: std::sync::Arc::new(References {
                 frameworks: vec!["assetwarden".into()],
                 ..Default::default()
-            },
+            }),
             remediation: spec.map(|s| format!("Undo: {}", s.undo)),
             suppression: None,
             first_seen: self.at,

@@ -728,7 +728,7 @@ fn expand_shaped(
         });
         return;
     }
-    match normalize::config_item_shaped(&data, shape) {
+    match normalize::config_item_shaped(data, shape) {
         Ok(Normalised::Resources(rs)) => {
             for mut r in rs {
                 r.origin = Some(loc.to_string());

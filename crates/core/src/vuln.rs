@@ -340,11 +340,11 @@ pub fn from_inspector(
                         source: None,
                     },
                 ],
-                references: References {
+                references: std::sync::Arc::new(References {
                     urls: urls.clone(),
                     frameworks: vec!["inspector".into()],
                     ..Default::default()
-                },
+                }),
                 remediation: Some(match &fixed {
                     Some(f) => format!("Update {package} to {f} or later and redeploy."),
                     None => format!(
@@ -508,10 +508,10 @@ pub fn budget_finding(b: &BudgetFigures, doc: &BudgetsDoc, now: DateTime<Utc>) -
                 source: None,
             })
             .collect(),
-        references: References {
+        references: std::sync::Arc::new(References {
             frameworks: vec!["assetwarden".into()],
             ..Default::default()
-        },
+        }),
         remediation: Some(
             "Find what drives the spend (Cost Explorer by service and tag), then stop it or raise the budget on purpose."
                 .into(),

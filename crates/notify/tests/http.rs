@@ -106,10 +106,10 @@ fn finding(name: &str, sev: Severity, owner: &str) -> Finding {
         }),
         message: "Block Public Access is off".into(),
         evidence: vec![],
-        references: References {
+        references: std::sync::Arc::new(References {
             frameworks: vec!["securityhub-fsbp".into()],
             ..Default::default()
-        },
+        }),
         remediation: Some("Turn it on".into()),
         suppression: None,
         first_seen: chrono::Utc::now(),

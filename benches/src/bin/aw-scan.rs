@@ -1,0 +1,107 @@
+//! The CLI's `scan -f ndjson --no-pass` path without the CLI (and without the AWS SDK it links):
+//! a quick binary to profile the engine on a generated inventory. The figures that count come
+//! from the CLI itself (`compare.py`).
+//!
+//! Usage: `aw-scan INVENTORY.ndjson POLICY.yaml OUT.ndjson [--full-parse]`
+
+use std::io::{BufWriter, Write};
+use std::sync::Arc;
+
+use assetwarden_core::report::ScanSink;
+use assetwarden_core::{Engine, InventoryFile, Policy, Resource, ResourceResult, Status};
+use chrono::{TimeZone, Utc};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+struct Sink<W: Write> {
+    out: W,
+    fails: u64,
+    results: u64,
+}
+
+impl<W: Write> ScanSink for Sink<W> {
+    fn on_result(&mut self, _r: &Resource, result: &ResourceResult) {
+        for f in &result.findings {
+            self.results += 1;
+            if f.status != Status::Pass && f.status != Status::NotApplicable {
+                self.fails += 1;
+                let _ = writeln!(self.out, "{}", assetwarden_core::output::ndjson_line(f));
+            }
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let a: Vec<String> = std::env::args().collect();
+    let (Some(inv), Some(pol), Some(out)) = (a.get(1), a.get(2), a.get(3)) else {
+        anyhow::bail!("usage: aw-scan INVENTORY.ndjson POLICY.yaml OUT.ndjson [--full-parse]");
+    };
+    let full = a.iter().any(|x| x == "--full-parse");
+    let phases = a.iter().any(|x| x == "--phases");
+    let policy = Policy::from_str_named(
+        &std::fs::read_to_string(pol)?,
+        pol,
+        &assetwarden_core::checks::catalog(),
+    )?;
+    let engine = Engine::builder()
+        .policy(policy)
+        .now(
+            Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
+                .single()
+                .unwrap_or_default(),
+        )
+        .build()?;
+    let t = std::time::Instant::now();
+    let src = InventoryFile::new(inv).projection((!full).then(|| Arc::new(engine.projection())));
+    if phases {
+        // Where the time goes: parsing, evaluation, writing, one after the other.
+        let rs: Vec<Resource> = src
+            .events()?
+            .filter_map(|e| match e {
+                assetwarden_core::SourceEvent::Resource(r) => Some(*r),
+                _ => None,
+            })
+            .collect();
+        let parse_s = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        let results: Vec<ResourceResult> = rs
+            .chunks(4096)
+            .flat_map(|c| engine.evaluate_batch(c))
+            .collect();
+        let eval_s = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        let mut sink = Sink {
+            out: BufWriter::new(std::fs::File::create(out)?),
+            fails: 0,
+            results: 0,
+        };
+        for (r, res) in rs.iter().zip(&results) {
+            sink.on_result(r, res);
+        }
+        sink.out.flush()?;
+        let write_s = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        drop(results);
+        drop(rs);
+        eprintln!(
+            "parse+normalise {parse_s:.3} s, evaluate {eval_s:.3} s, write {write_s:.3} s, drop {:.3} s",
+            t.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+    let mut sink = Sink {
+        out: BufWriter::new(std::fs::File::create(out)?),
+        fails: 0,
+        results: 0,
+    };
+    let n = engine.scan_iter(src.events()?, &mut sink);
+    sink.out.flush()?;
+    eprintln!(
+        "{n} resources, {} results, {} not passing, {:.3} s",
+        sink.results,
+        sink.fails,
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
