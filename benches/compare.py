@@ -9,7 +9,10 @@ of (ARN, check) violations, hashed): fast and wrong is not fast.
                         `benches/policies/bench-12.yaml` (3 classification tags, 9 built-in
                         checks), findings written as NDJSON (failures only), both cores
   assetwarden-full      the same, `--full-parse` (every attribute parsed, no projection)
+  assetwarden-eval      evaluation alone: the resources parsed first and held, then only the
+                        engine's evaluation timed (benches/src/bin/aw-scan.rs --phases)
   assetwarden-python    the Python binding: `Engine(policy).evaluate(bytes)` on the file
+                        (skipped when `import assetwarden` fails in --python)
   c7n                   Cloud Custodian 0.9.53's filter engine, offline (kit: bench_c7n.py)
   python                hand-written Python, orjson, streaming (kit: bench_python.py)
   regorus               the kit's gov.rego with the regorus crate from Rust (benches/src/bin)
@@ -57,8 +60,8 @@ CHECKS_PER_TYPE = {
     "AWS::RDS::DBInstance": 2, "AWS::Lambda::Function": 1, "AWS::IAM::User": 1,
     "AWS::EC2::Instance": 0, "AWS::ECS::Service": 0,
 }
-ALL_ENGINES = ["parse-floor", "assetwarden", "assetwarden-full", "assetwarden-python", "regorus",
-               "python", "c7n"]
+ALL_ENGINES = ["parse-floor", "assetwarden", "assetwarden-full", "assetwarden-eval",
+               "assetwarden-python", "regorus", "python", "c7n"]
 
 
 def die(msg):
@@ -154,9 +157,11 @@ def aw_pairs(findings_path):
 
 
 def ensure_built(target):
-    print("building: cargo build --release -p assetwarden-cli -p assetwarden-benches", flush=True)
-    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "assetwarden-cli",
-                    "-p", "assetwarden-benches", "--bins"], cwd=REPO, check=True)
+    # One package per command: building them together would unify their dependencies'
+    # features and rebuild both.
+    for pkg in (["-p", "assetwarden-cli"], ["-p", "assetwarden-benches", "--bins"]):
+        print("building: cargo build --release --locked " + " ".join(pkg), flush=True)
+        subprocess.run(["cargo", "build", "--release", "--locked"] + pkg, cwd=REPO, check=True)
     return target / "release"
 
 
@@ -182,11 +187,19 @@ def main():
     ap.add_argument("--engines", default=",".join(ALL_ENGINES))
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument("--python", default=sys.executable,
+                    help="the interpreter with the assetwarden wheel installed")
     a = ap.parse_args()
     kit = kit_dir(a.kit)
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     engines = [e.strip() for e in a.engines.split(",") if e.strip()]
+    if "assetwarden-python" in engines and subprocess.run(
+            [a.python, "-c", "import assetwarden"], capture_output=True).returncode != 0:
+        print("skipping assetwarden-python: `import assetwarden` fails in %s "
+              "(pip install the wheel: maturin build --release -m crates/bindings-py/Cargo.toml)"
+              % a.python, flush=True)
+        engines.remove("assetwarden-python")
     for e in engines:
         if e not in ALL_ENGINES:
             die("unknown engine %s (known: %s)" % (e, ", ".join(ALL_ENGINES)))
@@ -223,23 +236,40 @@ def main():
 
     def aw_python():
         code = (
-            "import sys, time, assetwarden as aw\n"
-            "pol = aw.Policy.from_file(sys.argv[2])\n"
-            "eng = aw.Engine(pol, now=sys.argv[3])\n"
+            "import json, sys, time, assetwarden as aw\n"
+            "eng = aw.Engine(aw.Policy.from_file(sys.argv[2]), now=sys.argv[3])\n"
             "t = time.perf_counter()\n"
             "data = open(sys.argv[1], 'rb').read()\n"
-            "pairs = 0\n"
-            "import json, hashlib\n"
-            "out = []\n"
-            "for f in eng.evaluate(data):\n"
-            "    if f.status == 'FAIL': out.append((f.resource_arn, f.check_id, f.evidence))\n"
-            "print('RESULT ' + json.dumps({'eval_s': time.perf_counter() - t, 'fails': len(out)}))\n"
+            "fails = [f for f in eng.evaluate(data, include_pass=False)]\n"
+            "dt = time.perf_counter() - t\n"
+            "with open(sys.argv[4], 'w') as out:\n"
+            "    for f in fails:\n"
+            "        out.write(json.dumps({'status': f.status, 'check_id': f.check_id,\n"
+            "            'resource': {'arn': f.resource_arn}, 'evidence': f.evidence}) + '\\n')\n"
+            "print('RESULT ' + json.dumps({'eval_s': dt}))\n"
         )
-        wall, rss, stdout, _ = timed([sys.executable, "-c", code, str(inv), str(POLICY),
-                                      EVAL_NOW])
+        out = work / "findings-py.ndjson"
+        wall, rss, stdout, _ = timed([a.python, "-c", code, str(inv), str(POLICY), EVAL_NOW,
+                                      str(out)])
         r = result_line(stdout)
-        return {"total_s": wall, "rss_mb": rss, "eval_s": r["eval_s"], "violations": None,
-                "digest": None, "fails": r["fails"]}
+        pairs, other = aw_pairs(out)
+        out.unlink()
+        if other:
+            die("the Python binding reported results other than FAIL: %s" % other)
+        cnt, dig = digest(pairs)
+        # eval_s here is the whole call (parse + evaluate + one Python object per finding).
+        return {"total_s": wall, "rss_mb": rss, "violations": cnt, "digest": dig}
+
+    def aw_eval():
+        out = work / "findings-eval.ndjson"
+        wall, rss, stdout, _ = timed([str(rel / "aw-scan"), str(inv), str(POLICY), str(out),
+                                      "--phases"])
+        r = result_line(stdout)
+        pairs, other = aw_pairs(out)
+        out.unlink()
+        cnt, dig = digest(pairs)
+        return {"total_s": wall, "rss_mb": rss, "eval_s": r["eval_s"], "parse_s": r["parse_s"],
+                "violations": cnt, "digest": dig}
 
     def kit_engine(script, variant):
         wall, rss, stdout, _ = timed([str(py), str(kit / script), str(inv), variant])
@@ -266,6 +296,7 @@ def main():
         "parse-floor": floor,
         "assetwarden": lambda: aw([]),
         "assetwarden-full": lambda: aw(["--full-parse"]),
+        "assetwarden-eval": aw_eval,
         "assetwarden-python": aw_python,
         "regorus": regorus,
         "python": lambda: kit_engine("bench_python.py", "orjson-stream"),

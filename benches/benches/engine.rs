@@ -5,8 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::hint::black_box;
+use std::sync::Arc;
 
 use assetwarden_benches::{POLICY, inventory};
+use assetwarden_core::projection::Projection;
 use assetwarden_core::report::ScanSink;
 use assetwarden_core::resource::Resource;
 use assetwarden_core::source::{InventoryBytes, SourceEvent};
@@ -31,8 +33,9 @@ fn engine(policy_text: &str) -> Engine {
         .unwrap()
 }
 
-fn resources(bytes: &[u8]) -> Vec<Resource> {
+fn resources(bytes: &[u8], projection: Option<Arc<Projection>>) -> Vec<Resource> {
     InventoryBytes::new("bench", bytes.to_vec())
+        .projection(projection)
         .events()
         .filter_map(|e| match e {
             SourceEvent::Resource(r) => Some(*r),
@@ -74,12 +77,16 @@ fn benches(c: &mut Criterion) {
                 return;
             }
         };
-        let parsed = resources(&bytes);
+        let projection = Arc::new(with_tags.projection());
+        let parsed = resources(&bytes, None);
         let mut g = c.benchmark_group(format!("engine/{n}"));
         g.throughput(Throughput::Elements(n as u64));
         g.sample_size(10);
         g.bench_function(BenchmarkId::new("parse+normalise", n), |b| {
-            b.iter(|| black_box(resources(black_box(&bytes))).len())
+            b.iter(|| black_box(resources(black_box(&bytes), None)).len())
+        });
+        g.bench_function(BenchmarkId::new("parse+normalise-projected", n), |b| {
+            b.iter(|| black_box(resources(black_box(&bytes), Some(projection.clone()))).len())
         });
         g.bench_function(BenchmarkId::new("builtin-checks", n), |b| {
             b.iter(|| black_box(checks_only.evaluate_batch(&parsed)).len())
@@ -92,7 +99,8 @@ fn benches(c: &mut Criterion) {
         });
         g.bench_function(BenchmarkId::new("end-to-end-ndjson", n), |b| {
             b.iter(|| {
-                let src = InventoryBytes::new("bench", bytes.clone());
+                let src = InventoryBytes::new("bench", bytes.clone())
+                    .projection(Some(projection.clone()));
                 let mut sink = Count::default();
                 with_tags.scan_iter(src.events(), &mut sink);
                 black_box(sink.0)

@@ -82,11 +82,18 @@ fn main() -> anyhow::Result<()> {
         sink.out.flush()?;
         let write_s = t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();
+        let rs_len = rs.len();
         drop(results);
         drop(rs);
+        let drop_s = t.elapsed().as_secs_f64();
         eprintln!(
-            "parse+normalise {parse_s:.3} s, evaluate {eval_s:.3} s, write {write_s:.3} s, drop {:.3} s",
-            t.elapsed().as_secs_f64()
+            "parse+normalise {parse_s:.3} s, evaluate {eval_s:.3} s, write {write_s:.3} s, drop {drop_s:.3} s"
+        );
+        println!(
+            "RESULT {}",
+            serde_json::json!({"engine": "aw-scan --phases", "n": rs_len, "results": sink.results,
+                "not_passing": sink.fails, "parse_s": parse_s, "eval_s": eval_s,
+                "write_s": write_s, "drop_s": drop_s})
         );
         return Ok(());
     }

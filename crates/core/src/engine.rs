@@ -729,9 +729,13 @@ impl Engine {
     }
 
     /// Scans a synchronous iterator of events (an inventory file read without a runtime).
+    ///
+    /// The events are pulled (read and parsed) on a thread of their own while this one
+    /// evaluates the previous batch and hands it to `sink`: reading overlaps evaluation. At most
+    /// two chunks of events wait between them, so memory stays bounded by the batch size.
     pub fn scan_iter(
         &self,
-        events: impl Iterator<Item = SourceEvent>,
+        events: impl Iterator<Item = SourceEvent> + Send,
         sink: &mut dyn ScanSink,
     ) -> u64 {
         let span = tracing::info_span!(
@@ -742,9 +746,31 @@ impl Engine {
         let _guard = span.enter();
         let mut batch = Vec::with_capacity(self.batch_size.min(65536));
         let mut done = 0u64;
-        for ev in events {
-            self.on_event(ev, &mut batch, sink, &mut done);
-        }
+        const CHUNK: usize = 1024;
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SourceEvent>>(2);
+            scope.spawn(move || {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                for ev in events {
+                    chunk.push(ev);
+                    if chunk.len() >= CHUNK
+                        && tx
+                            .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                            .is_err()
+                    {
+                        return;
+                    }
+                }
+                if !chunk.is_empty() {
+                    let _ = tx.send(chunk);
+                }
+            });
+            for chunk in rx {
+                for ev in chunk {
+                    self.on_event(ev, &mut batch, sink, &mut done);
+                }
+            }
+        });
         if !batch.is_empty() {
             self.flush(&mut batch, sink, &mut done);
         }
