@@ -96,31 +96,32 @@ def evaluations(path):
     return n, ev
 
 
+# Peak RSS: Linux carries a process's high-water mark across fork and exec, so a child of this
+# (large, by the end) script would report at least this script's size. Each engine therefore
+# runs under a small wrapper process that reaps it with wait4 and reports only its maximum.
+WRAP = r"""
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[2:])
+_, status, ru = os.wait4(p.pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(ru.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def timed(cmd, env=None):
-    """Runs cmd under GNU time's equivalent: wall time and peak RSS via os.wait4."""
+    """Runs cmd; returns (wall seconds, the command's own peak RSS in MB, stdout, stderr)."""
+    rss_file = Path(os.environ.get("TMPDIR", "/tmp")) / ("compare-rss-%d" % os.getpid())
     t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    out_chunks, err_chunks = [], []
-    # Read both pipes without deadlock, then reap with wait4 for the child's own rusage.
-    import threading
-
-    def pump(src, dst):
-        for chunk in iter(lambda: src.read(1 << 16), b""):
-            dst.append(chunk)
-
-    th = [threading.Thread(target=pump, args=(p.stdout, out_chunks)),
-          threading.Thread(target=pump, args=(p.stderr, err_chunks))]
-    for x in th:
-        x.start()
-    _, status, ru = os.wait4(p.pid, 0)
+    p = subprocess.run([sys.executable, "-c", WRAP, str(rss_file)] + [str(c) for c in cmd],
+                       capture_output=True, env=env)
     wall = time.perf_counter() - t
-    for x in th:
-        x.join()
-    p.returncode = os.waitstatus_to_exitcode(status)
-    out, err = b"".join(out_chunks).decode(), b"".join(err_chunks).decode()
+    out, err = p.stdout.decode(), p.stderr.decode()
     if p.returncode != 0:
         die("%s failed (%d):\n%s" % (" ".join(map(str, cmd)), p.returncode, err[-3000:]))
-    return wall, ru.ru_maxrss / 1024.0, out, err
+    rss = int(rss_file.read_text()) / 1024.0
+    rss_file.unlink()
+    return wall, rss, out, err
 
 
 def result_line(out):
