@@ -157,6 +157,16 @@ def aw_pairs(findings_path):
     return sorted(set(pairs)), other
 
 
+def findings_digest(path, who):
+    """Count and digest of an Assetwarden findings file (removed afterwards); any result other
+    than FAIL in it is an error (the benchmark's inventory has nothing unknown)."""
+    pairs, other = aw_pairs(path)
+    path.unlink()
+    if other:
+        die("%s reported results other than FAIL: %s" % (who, other))
+    return digest(pairs)
+
+
 def ensure_built(target):
     # One package per command: building them together would unify their dependencies'
     # features and rebuild both.
@@ -228,11 +238,7 @@ def main():
         cmd = [str(rel / "assetwarden"), "scan", "-i", str(inv), "-p", str(POLICY), "-f",
                "ndjson", "-o", str(out), "--no-pass", "--now", EVAL_NOW] + extra
         wall, rss, _, _ = timed(cmd)
-        pairs, other = aw_pairs(out)
-        out.unlink()
-        if other:
-            die("assetwarden reported results other than FAIL: %s" % other)
-        cnt, dig = digest(pairs)
+        cnt, dig = findings_digest(out, "assetwarden")
         return {"total_s": wall, "rss_mb": rss, "violations": cnt, "digest": dig}
 
     def aw_python():
@@ -252,13 +258,8 @@ def main():
         out = work / "findings-py.ndjson"
         wall, rss, stdout, _ = timed([a.python, "-c", code, str(inv), str(POLICY), EVAL_NOW,
                                       str(out)])
-        r = result_line(stdout)
-        pairs, other = aw_pairs(out)
-        out.unlink()
-        if other:
-            die("the Python binding reported results other than FAIL: %s" % other)
-        cnt, dig = digest(pairs)
-        # eval_s here is the whole call (parse + evaluate + one Python object per finding).
+        result_line(stdout)
+        cnt, dig = findings_digest(out, "the Python binding")
         return {"total_s": wall, "rss_mb": rss, "violations": cnt, "digest": dig}
 
     def aw_eval():
@@ -266,9 +267,7 @@ def main():
         wall, rss, stdout, _ = timed([str(rel / "aw-scan"), str(inv), str(POLICY), str(out),
                                       "--phases"])
         r = result_line(stdout)
-        pairs, other = aw_pairs(out)
-        out.unlink()
-        cnt, dig = digest(pairs)
+        cnt, dig = findings_digest(out, "aw-scan")
         return {"total_s": wall, "rss_mb": rss, "eval_s": r["eval_s"], "parse_s": r["parse_s"],
                 "violations": cnt, "digest": dig}
 
