@@ -8,6 +8,12 @@ ROOT=$(pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 CACHE=${ASSETWARDEN_TEST_CACHE:-$TARGET/test-cache}
 mkdir -p "$CACHE"
+# One build, not repeated edits: incremental state would only take disk (gigabytes of it).
+export CARGO_INCREMENTAL=0
+# Free space where the build goes, printed before the heavy steps: a full disk fails late and
+# obscurely (it once stopped a cold run at the wheel). What a cold run takes: the README's Tests.
+disk() { mkdir -p "$TARGET"; echo "-- disk: $(df -h --output=avail "$TARGET" | tail -1 | tr -d ' ') free where the build goes ($TARGET)"; }
+disk
 
 echo "== rustfmt and clippy"
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -70,6 +76,7 @@ cargo build --locked -p assetwarden-cli -p assetwarden-lambda
 echo "== Python checks of the outputs"
 
 echo "== the Python wheel"
+disk
 rm -rf "$CACHE/wheels"
 "$VENV/bin/maturin" build --release --locked --quiet -m crates/bindings-py/Cargo.toml -o "$CACHE/wheels"
 WHEEL=$(ls "$CACHE"/wheels/assetwarden-*.whl)
@@ -97,3 +104,5 @@ python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOT
 echo "== Python tests"
 MOTO_URL="http://127.0.0.1:$MOTO_PORT" NODE_TOOLS="$NODE_TOOLS" ASSETWARDEN_GUESTS="$GUESTS" SARIF_SCHEMA="$SARIF_SCHEMA" ASSETWARDEN_BIN="$TARGET/debug/assetwarden" ASSETWARDEN_LAMBDA_BIN="$TARGET/debug/bootstrap" \
   "$VENV/bin/python" -m pytest -q -W error -p no:cacheprovider tests/py crates/bindings-py/tests
+disk
+echo "-- the build takes $(du -sh "$TARGET" 2>/dev/null | cut -f1) in $TARGET"

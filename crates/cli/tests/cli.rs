@@ -8,11 +8,12 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_assetwarden"))
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("assetwarden-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A folder of the test's own, removed when the returned guard drops (even when the test fails).
+fn tmp(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("assetwarden-cli-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn run(cmd: &mut Command) -> (i32, String, String) {
@@ -42,7 +43,8 @@ fn demo(dir: &Path) -> (PathBuf, PathBuf) {
 
 #[test]
 fn demo_writes_every_report() {
-    let d = tmp("demo");
+    let guard = tmp("demo");
+    let d = guard.path();
     demo(&d);
     for f in [
         "report.json",
@@ -77,7 +79,8 @@ fn demo_writes_every_report() {
 
 #[test]
 fn scan_formats_and_fail_on() {
-    let d = tmp("formats");
+    let guard = tmp("formats");
+    let d = guard.path();
     let (inv, pol) = demo(&d);
     for fmt in ["table", "json", "ndjson", "asff", "sarif", "markdown"] {
         let (code, out, err) = run(bin()
@@ -132,7 +135,8 @@ fn scan_formats_and_fail_on() {
 
 #[test]
 fn bad_lines_are_reported_and_the_rest_scanned() {
-    let d = tmp("badlines");
+    let guard = tmp("badlines");
+    let d = guard.path();
     let inv = d.join("inv.ndjson");
     std::fs::write(
         &inv,
@@ -164,7 +168,8 @@ fn bad_lines_are_reported_and_the_rest_scanned() {
 
 #[test]
 fn broken_policies_are_refused_with_locations() {
-    let d = tmp("badpolicy");
+    let guard = tmp("badpolicy");
+    let d = guard.path();
     let p = d.join("p.yaml");
     std::fs::write(&p, "version: 1\nchecks:\n  settings:\n    - check: aws.s3.nope\n      severity: high\nexceptions:\n  - id: x\n    checks: [aws.s3.versioning]\n    reason: r\n    owner: o\n    expires: soon\n").unwrap();
     let (code, out, err) = run(bin().args(["policy", "check"]).arg(&p));
@@ -231,7 +236,8 @@ fn checks_list_and_schema() {
 
 #[test]
 fn tag_plan_lists_changes_without_writing() {
-    let d = tmp("plan");
+    let guard = tmp("plan");
+    let d = guard.path();
     let (inv, pol) = demo(&d);
     let before = std::fs::read(&inv).unwrap();
     let (code, out, err) = run(bin()
@@ -270,7 +276,8 @@ fn help_on_every_command() {
 
 #[test]
 fn raw_api_responses_need_a_region_or_say_so() {
-    let d = tmp("raw");
+    let guard = tmp("raw");
+    let d = guard.path();
     let inv = d.join("volumes.json");
     std::fs::write(
         &inv,

@@ -23,11 +23,12 @@ fn run(cmd: &mut Command) -> (i32, String, String) {
     )
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("assetwarden-iac-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A folder of the test's own, removed when the returned guard drops (even when the test fails).
+fn tmp(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("assetwarden-iac-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 #[test]
@@ -55,7 +56,8 @@ fn table_names_addresses_and_attributes_and_gates() {
 
 #[test]
 fn sarif_points_at_the_tf_files() {
-    let d = tmp("sarif");
+    let guard = tmp("sarif");
+    let d = guard.path();
     std::fs::copy(plan("trivy__plan.json"), d.join("plan.json")).unwrap();
     std::fs::write(d.join("main.tf"), "provider \"aws\" {}\n\nresource \"aws_s3_bucket\" \"planbucket\" {\n  bucket = var.bucket_name\n}\n\nresource \"aws_security_group\" \"sg\" {\n  name = \"sg\"\n}\n").unwrap();
     let summary = d.join("summary.md");
@@ -116,7 +118,8 @@ fn bad_plans_are_refused_clearly() {
         err.contains("this is a state") && err.contains("not a plan"),
         "{err}"
     );
-    let d = tmp("bad");
+    let guard = tmp("bad");
+    let d = guard.path();
     std::fs::write(
         d.join("p.json"),
         "{\"format_version\": \"1.2\", \"resource_changes\": [\n  {\"address\": \n",
@@ -139,7 +142,8 @@ fn bad_plans_are_refused_clearly() {
 
 #[test]
 fn tag_policy_on_a_plan() {
-    let d = tmp("tags");
+    let guard = tmp("tags");
+    let d = guard.path();
     let p = d.join("policy.yaml");
     std::fs::write(&p, "version: 1\nclassification:\n  tags:\n    - key: Owner\n      default: platform@example.com\nchecks:\n  select: [{ids: [aws.s3.encryption]}]\n").unwrap();
     let (code, out, err) = run(bin()

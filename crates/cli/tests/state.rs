@@ -9,11 +9,12 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_assetwarden"))
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("assetwarden-state-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A folder of the test's own, removed when the returned guard drops (even when the test fails).
+fn tmp(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("assetwarden-state-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn inventory(dir: &std::path::Path, name: &str, encrypted: &[bool]) -> PathBuf {
@@ -29,7 +30,8 @@ fn inventory(dir: &std::path::Path, name: &str, encrypted: &[bool]) -> PathBuf {
 
 #[test]
 fn history_report_and_metrics_file() {
-    let d = tmp("flow");
+    let guard = tmp("flow");
+    let d = guard.path();
     let db = d.join("state.db");
     let prom = d.join("aw.prom");
     let a = inventory(&d, "a.ndjson", &[false, false, true]);
@@ -102,7 +104,8 @@ fn history_report_and_metrics_file() {
 
 #[test]
 fn serve_exposes_metrics() {
-    let d = tmp("serve");
+    let guard = tmp("serve");
+    let d = guard.path();
     let db = d.join("state.db");
     let a = inventory(&d, "a.ndjson", &[false, true]);
     assert!(
@@ -152,7 +155,8 @@ fn serve_exposes_metrics() {
 
 #[test]
 fn streaming_output_and_no_pass_still_record_every_verdict() {
-    let d = tmp("ndjson");
+    let guard = tmp("ndjson");
+    let d = guard.path();
     let db = d.join("state.db");
     let a = inventory(&d, "a.ndjson", &[false, true]);
     let b = inventory(&d, "b.ndjson", &[true, true]);
@@ -188,7 +192,8 @@ fn streaming_output_and_no_pass_still_record_every_verdict() {
 
 #[test]
 fn tracing_spans_on_request() {
-    let d = tmp("log");
+    let guard = tmp("log");
+    let d = guard.path();
     let a = inventory(&d, "a.ndjson", &[false]);
     let o = bin()
         .env("ASSETWARDEN_LOG", "info")

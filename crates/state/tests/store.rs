@@ -27,16 +27,18 @@ fn scan(items: &[serde_json::Value]) -> ScanReport {
     e.finish(b)
 }
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("aw-state-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d.join("state.db")
+/// A folder of the test's own, removed when the returned guard drops (even when the test fails).
+fn tmp(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("aw-state-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 #[test]
 fn transitions_over_runs() {
-    let mut s = Store::open(tmp("transitions")).unwrap();
+    let guard = tmp("transitions");
+    let mut s = Store::open(guard.path().join("state.db")).unwrap();
     let (_, t) = s
         .record(
             &scan(&[vol("a", json!(false)), vol("b", json!(true))]),
@@ -73,7 +75,8 @@ fn transitions_over_runs() {
 
 #[test]
 fn unknown_never_resolves_and_suppression_is_a_transition() {
-    let mut s = Store::open(tmp("unknown")).unwrap();
+    let guard = tmp("unknown");
+    let mut s = Store::open(guard.path().join("state.db")).unwrap();
     s.record(&scan(&[vol("a", json!(false))]), "1").unwrap();
     let mut unseen = vol("a", json!(true));
     unseen["unobserved"] = json!([{"path": "configuration.encrypted", "reason": "AccessDenied"}]);
@@ -92,7 +95,8 @@ fn unknown_never_resolves_and_suppression_is_a_transition() {
 
 #[test]
 fn two_writers_at_once_do_not_corrupt_it() {
-    let path = tmp("concurrent");
+    let guard = tmp("concurrent");
+    let path = guard.path().join("state.db");
     Store::open(&path).unwrap();
     let items: Vec<serde_json::Value> = (0..300)
         .map(|i| vol(&format!("v{i}"), json!(i % 2 == 0)))
@@ -132,7 +136,8 @@ fn two_writers_at_once_do_not_corrupt_it() {
 
 #[test]
 fn migrations_are_versioned_and_a_newer_schema_is_refused() {
-    let path = tmp("migrations");
+    let guard = tmp("migrations");
+    let path = guard.path().join("state.db");
     let s = Store::open(&path).unwrap();
     assert_eq!(s.schema_version().unwrap(), Store::SCHEMA_VERSION);
     drop(s);
@@ -152,7 +157,8 @@ fn migrations_are_versioned_and_a_newer_schema_is_refused() {
 
 #[test]
 fn report_and_metrics_show_the_period() {
-    let mut s = Store::open(tmp("report")).unwrap();
+    let guard = tmp("report");
+    let mut s = Store::open(guard.path().join("state.db")).unwrap();
     s.record(
         &scan(&[vol("a", json!(false)), vol("b", json!(false))]),
         "1",
@@ -188,7 +194,8 @@ fn report_and_metrics_show_the_period() {
 fn budgets_api_calls_and_tag_changes_reach_report_and_metrics() {
     use assetwarden_core::report::ApiCallCount;
     use assetwarden_core::vuln::{BudgetFigures, BudgetsDoc, budget_finding};
-    let mut s = Store::open(tmp("budgets")).unwrap();
+    let guard = tmp("budgets");
+    let mut s = Store::open(guard.path().join("state.db")).unwrap();
     let doc = BudgetsDoc::default();
     let now = Utc::now();
     let figures = |name: &str, actual: f64| BudgetFigures {
