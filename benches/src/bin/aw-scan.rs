@@ -8,8 +8,13 @@ use std::io::{BufWriter, Write};
 use std::sync::Arc;
 
 use assetwarden_core::report::ScanSink;
-use assetwarden_core::{Engine, InventoryFile, Policy, Resource, ResourceResult, Status};
+use assetwarden_core::{Engine, InventoryFile, Keep, Policy, Resource, ResourceResult, Status};
 use chrono::{TimeZone, Utc};
+
+const KEEP: Keep = Keep {
+    pass: false,
+    not_applicable: false,
+};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -22,6 +27,7 @@ struct Sink<W: Write> {
 
 impl<W: Write> ScanSink for Sink<W> {
     fn on_result(&mut self, _r: &Resource, result: &ResourceResult) {
+        self.results += result.tallied.len() as u64;
         for f in &result.findings {
             self.results += 1;
             if f.status != Status::Pass && f.status != Status::NotApplicable {
@@ -29,6 +35,10 @@ impl<W: Write> ScanSink for Sink<W> {
                 let _ = writeln!(self.out, "{}", assetwarden_core::output::ndjson_line(f));
             }
         }
+    }
+    // As the CLI with `--no-pass`: passing and not-applicable verdicts are only counted.
+    fn keeps(&self, status: Status) -> bool {
+        KEEP.keeps(status)
     }
 }
 
@@ -67,7 +77,7 @@ fn main() -> anyhow::Result<()> {
         let t = std::time::Instant::now();
         let results: Vec<ResourceResult> = rs
             .chunks(4096)
-            .flat_map(|c| engine.evaluate_batch(c))
+            .flat_map(|c| engine.evaluate_batch_keeping(c, KEEP))
             .collect();
         let eval_s = t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();

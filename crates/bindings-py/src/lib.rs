@@ -11,12 +11,12 @@ use std::sync::Arc;
 
 use assetwarden_core::checks::catalog;
 use assetwarden_core::classify::TagPlan as CoreTagPlan;
-use assetwarden_core::finding::{Finding as CoreFinding, Status};
+use assetwarden_core::finding::Finding as CoreFinding;
 use assetwarden_core::normalize::RawContext;
 use assetwarden_core::output::{self, AsffOptions};
 use assetwarden_core::report::ScanReport as CoreReport;
 use assetwarden_core::source::{RecordEvents, SourceEvent, expand};
-use assetwarden_core::{Engine as CoreEngine, Policy as CorePolicy, Resource};
+use assetwarden_core::{Engine as CoreEngine, Keep, Policy as CorePolicy, Resource};
 use pyo3::exceptions::{PyStopIteration, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -721,15 +721,15 @@ impl FindingIterator {
                     let engine = engine.clone();
                     let (inc_pass, inc_na) = (*include_pass, *include_na);
                     let found: Vec<CoreFinding> = py.detach(move || {
+                        let keep = Keep {
+                            pass: inc_pass,
+                            not_applicable: inc_na,
+                        };
+                        // The verdicts left out are not even built.
                         engine
-                            .evaluate_batch(&resources)
+                            .evaluate_batch_keeping(&resources, keep)
                             .into_iter()
                             .flat_map(|r| r.findings)
-                            .filter(|f| match f.status {
-                                Status::Pass => inc_pass,
-                                Status::NotApplicable => inc_na,
-                                _ => true,
-                            })
                             .collect()
                     });
                     buffer.extend(found);

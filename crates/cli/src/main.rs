@@ -628,6 +628,15 @@ impl ScanSink for CliSink<'_> {
             p.set_position(done);
         }
     }
+    fn keeps(&self, status: Status) -> bool {
+        let streamed = self.ndjson.is_some()
+            && match status {
+                Status::Pass => self.keep_pass,
+                Status::NotApplicable => self.keep_na,
+                _ => true,
+            };
+        streamed || self.report.keeps(status)
+    }
 }
 
 impl CliSink<'_> {

@@ -45,7 +45,7 @@ fn demo(dir: &Path) -> (PathBuf, PathBuf) {
 fn demo_writes_every_report() {
     let guard = tmp("demo");
     let d = guard.path();
-    demo(&d);
+    demo(d);
     for f in [
         "report.json",
         "summary.md",
@@ -81,7 +81,7 @@ fn demo_writes_every_report() {
 fn scan_formats_and_fail_on() {
     let guard = tmp("formats");
     let d = guard.path();
-    let (inv, pol) = demo(&d);
+    let (inv, pol) = demo(d);
     for fmt in ["table", "json", "ndjson", "asff", "sarif", "markdown"] {
         let (code, out, err) = run(bin()
             .args(["scan", "--inventory"])
@@ -197,7 +197,7 @@ fn broken_policies_are_refused_with_locations() {
     assert_eq!(code, 2);
     assert!(err.contains(&format!("{}:", p.display())), "{err}");
     // The shipped example is valid.
-    let (code, out, err) = run(bin().args(["demo", "--out"]).arg(&d));
+    let (code, out, err) = run(bin().args(["demo", "--out"]).arg(d));
     assert_eq!(code, 0, "{err}");
     drop(out);
     let (code, out, err) = run(bin().args(["policy", "check"]).arg(d.join("policy.yaml")));
@@ -238,7 +238,7 @@ fn checks_list_and_schema() {
 fn tag_plan_lists_changes_without_writing() {
     let guard = tmp("plan");
     let d = guard.path();
-    let (inv, pol) = demo(&d);
+    let (inv, pol) = demo(d);
     let before = std::fs::read(&inv).unwrap();
     let (code, out, err) = run(bin()
         .args(["tag", "plan", "-i"])

@@ -62,7 +62,7 @@ fn sarif_points_at_the_tf_files() {
     std::fs::write(d.join("main.tf"), "provider \"aws\" {}\n\nresource \"aws_s3_bucket\" \"planbucket\" {\n  bucket = var.bucket_name\n}\n\nresource \"aws_security_group\" \"sg\" {\n  name = \"sg\"\n}\n").unwrap();
     let summary = d.join("summary.md");
     let (code, _, err) = run(bin()
-        .current_dir(&d)
+        .current_dir(d)
         .args([
             "iac",
             "check",

@@ -34,8 +34,8 @@ fn history_report_and_metrics_file() {
     let d = guard.path();
     let db = d.join("state.db");
     let prom = d.join("aw.prom");
-    let a = inventory(&d, "a.ndjson", &[false, false, true]);
-    let b = inventory(&d, "b.ndjson", &[true, false, false]);
+    let a = inventory(d, "a.ndjson", &[false, false, true]);
+    let b = inventory(d, "b.ndjson", &[true, false, false]);
     for inv in [&a, &b] {
         let o = bin()
             .args(["scan", "-f", "json", "-o"])
@@ -107,7 +107,7 @@ fn serve_exposes_metrics() {
     let guard = tmp("serve");
     let d = guard.path();
     let db = d.join("state.db");
-    let a = inventory(&d, "a.ndjson", &[false, true]);
+    let a = inventory(d, "a.ndjson", &[false, true]);
     assert!(
         bin()
             .args(["scan", "-f", "json", "-o"])
@@ -158,8 +158,8 @@ fn streaming_output_and_no_pass_still_record_every_verdict() {
     let guard = tmp("ndjson");
     let d = guard.path();
     let db = d.join("state.db");
-    let a = inventory(&d, "a.ndjson", &[false, true]);
-    let b = inventory(&d, "b.ndjson", &[true, true]);
+    let a = inventory(d, "a.ndjson", &[false, true]);
+    let b = inventory(d, "b.ndjson", &[true, true]);
     for inv in [&a, &b] {
         let o = bin()
             .args(["scan", "-f", "ndjson", "--no-pass", "-o"])
@@ -194,7 +194,7 @@ fn streaming_output_and_no_pass_still_record_every_verdict() {
 fn tracing_spans_on_request() {
     let guard = tmp("log");
     let d = guard.path();
-    let a = inventory(&d, "a.ndjson", &[false]);
+    let a = inventory(d, "a.ndjson", &[false]);
     let o = bin()
         .env("ASSETWARDEN_LOG", "info")
         .args(["scan", "-f", "json", "-i"])

@@ -36,6 +36,44 @@ struct Prepared {
     types: Vec<String>,
     /// The check's references, shared by all its findings.
     references: Arc<References>,
+    /// The check's id, shared by its tallied verdicts.
+    id: Arc<str>,
+}
+
+/// Which verdicts get a full [`Finding`]; the others are only counted
+/// ([`ResourceResult::tallied`]). FAIL, UNKNOWN, ERROR and SUPPRESSED always get one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keep {
+    /// PASS verdicts.
+    pub pass: bool,
+    /// NOT_APPLICABLE verdicts.
+    pub not_applicable: bool,
+}
+
+impl Keep {
+    /// A finding for every verdict.
+    pub const ALL: Keep = Keep {
+        pass: true,
+        not_applicable: true,
+    };
+
+    /// Whether a verdict of `status` gets a finding.
+    pub fn keeps(self, status: Status) -> bool {
+        match status {
+            Status::Pass => self.pass,
+            Status::NotApplicable => self.not_applicable,
+            _ => true,
+        }
+    }
+}
+
+/// A verdict that was counted instead of turned into a [`Finding`] (see [`Keep`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tallied {
+    /// The check's id (`tag-policy.KEY` for a tag-policy verdict).
+    pub check_id: Arc<str>,
+    /// The verdict: PASS or NOT_APPLICABLE.
+    pub status: Status,
 }
 
 /// The results for one resource.
@@ -45,6 +83,9 @@ pub struct ResourceResult {
     pub classification: Option<Classification>,
     /// Findings (tag-policy verdicts and check results).
     pub findings: Vec<Finding>,
+    /// The verdicts the caller asked only to count ([`Keep`]), in no particular order; empty
+    /// unless a sink asked for that.
+    pub tallied: Vec<Tallied>,
     /// Whether any selected check covers this resource's type.
     pub had_checks: bool,
 }
@@ -62,6 +103,8 @@ pub struct Engine {
     policy_source: String,
     /// The references of every tag-policy finding.
     tag_references: Arc<References>,
+    /// The ids of the tag-policy checks, by governed key.
+    tag_ids: Vec<(String, Arc<str>)>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -204,6 +247,7 @@ impl EngineBuilder {
                 }
             }
             checks.push(Prepared {
+                id: Arc::from(meta.id.as_str()),
                 references: Arc::new(meta.references.clone()),
                 types: meta.resource_types.clone(),
                 check: c.clone(),
@@ -226,7 +270,18 @@ impl EngineBuilder {
                 .clone()
                 .map(|c| c as Arc<dyn TagPolicy>)
         });
+        let tag_ids = tag_policy
+            .as_ref()
+            .map(|tp| tp.keys())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|k| {
+                let id = Arc::from(format!("tag-policy.{k}"));
+                (k, id)
+            })
+            .collect();
         Ok(Engine {
+            tag_ids,
             checks,
             by_type,
             tag_policy,
@@ -311,7 +366,16 @@ impl Engine {
         event: Option<&CreationEvent>,
     ) -> ResourceResult {
         let classification = self.tag_policy.as_ref().map(|tp| tp.classify(r, event));
-        self.evaluate_classified(r, classification, &mut |_| None)
+        self.evaluate_classified(r, classification, &mut |_| None, Keep::ALL)
+    }
+
+    /// The id of the tag-policy check for `key`.
+    fn tag_id(&self, key: &str) -> Arc<str> {
+        self.tag_ids
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, id)| id.clone())
+            .unwrap_or_else(|| Arc::from(format!("tag-policy.{key}")))
     }
 
     /// Evaluates a classified resource; `pre` hands over outcomes a batching check already
@@ -321,38 +385,56 @@ impl Engine {
         r: &Resource,
         classification: Option<Classification>,
         pre: &mut dyn FnMut(usize) -> Option<Outcome>,
+        keep: Keep,
     ) -> ResourceResult {
         let tags = classification
             .as_ref()
             .map(|c| &c.effective_tags)
             .unwrap_or(&r.tags);
-        let rref = resource_ref(r, tags);
+        // Made with the first finding: a resource that only passes needs none.
+        let mut rref: Option<Arc<ResourceRef>> = None;
         let mut findings = Vec::new();
+        let mut tallied = Vec::new();
+        let tags_unobserved = r
+            .unobserved
+            .iter()
+            .find(|u| u.path == "tags")
+            .map(|u| &u.reason);
         if let Some(c) = &classification {
             for v in &c.verdicts {
                 if !v.ok && !v.required {
                     continue;
                 }
+                let status = match (tags_unobserved, v.ok) {
+                    (Some(_), _) => Status::Unknown,
+                    (None, true) => Status::Pass,
+                    (None, false) => Status::Fail,
+                };
+                if !keep.keeps(status) {
+                    tallied.push(Tallied {
+                        check_id: self.tag_id(&v.key),
+                        status,
+                    });
+                    continue;
+                }
                 let check_id = format!("tag-policy.{}", v.key);
-                let status = if v.ok { Status::Pass } else { Status::Fail };
+                let rref = rref.get_or_insert_with(|| resource_ref(r, tags));
                 let mut f = self.finding(
                     r,
-                    &rref,
+                    rref,
                     &check_id,
                     &format!("Resources carry a valid `{}` tag", v.key),
                     CheckKind::TagPolicy,
-                    status,
+                    if v.ok { Status::Pass } else { Status::Fail },
                     v.severity,
                     v.message.clone(),
                     vec![v.evidence.clone()],
                     self.tag_references.clone(),
                     Some("Apply the tag plan (`assetwarden tag plan`), or set the tag by hand where it cannot be derived.".into()),
                 );
-                if !r.unobserved.is_empty()
-                    && let Some(u) = r.unobserved.iter().find(|u| u.path == "tags")
-                {
+                if let Some(reason) = tags_unobserved {
                     f.status = Status::Unknown;
-                    f.message = format!("the resource's tags were not observed: {}", u.reason);
+                    f.message = format!("the resource's tags were not observed: {reason}");
                 }
                 self.apply_exceptions(&mut f, r, tags);
                 findings.push(f);
@@ -367,15 +449,23 @@ impl Engine {
                 Some(gated) => gated,
                 None => self.run_check(p, r, tags, pre(i)),
             };
+            if !keep.keeps(status) {
+                tallied.push(Tallied {
+                    check_id: p.id.clone(),
+                    status,
+                });
+                continue;
+            }
             let mut severity = p.severity;
             for (c, s) in &p.escalate {
                 if c.eval(r, tags) == Truth::True && *s > severity {
                     severity = *s;
                 }
             }
+            let rref = rref.get_or_insert_with(|| resource_ref(r, tags));
             let mut f = self.finding(
                 r,
-                &rref,
+                rref,
                 &meta.id,
                 &meta.title,
                 meta.kind,
@@ -392,6 +482,7 @@ impl Engine {
         ResourceResult {
             classification,
             findings,
+            tallied,
             had_checks,
         }
     }
@@ -588,8 +679,20 @@ impl Engine {
 
     /// Evaluates a batch in parallel on all cores.
     pub fn evaluate_batch(&self, batch: &[Resource]) -> Vec<ResourceResult> {
+        self.evaluate_batch_keeping(batch, Keep::ALL)
+    }
+
+    /// Evaluates a batch in parallel on all cores; the verdicts `keep` leaves out are counted in
+    /// [`ResourceResult::tallied`] instead of becoming findings.
+    pub fn evaluate_batch_keeping(&self, batch: &[Resource], keep: Keep) -> Vec<ResourceResult> {
         if !self.checks.iter().any(|p| p.check.batch_hint().is_some()) {
-            return batch.par_iter().map(|r| self.evaluate(r)).collect();
+            return batch
+                .par_iter()
+                .map(|r| {
+                    let c = self.tag_policy.as_ref().map(|tp| tp.classify(r, None));
+                    self.evaluate_classified(r, c, &mut |_| None, keep)
+                })
+                .collect();
         }
         let classes: Vec<Option<Classification>> = batch
             .par_iter()
@@ -668,13 +771,17 @@ impl Engine {
             .par_iter()
             .zip(classes)
             .zip(pre)
-            .map(|((r, c), mut m)| self.evaluate_classified(r, c, &mut |ci| m.remove(&ci)))
+            .map(|((r, c), mut m)| self.evaluate_classified(r, c, &mut |ci| m.remove(&ci), keep))
             .collect()
     }
 
     fn flush(&self, batch: &mut Vec<Resource>, sink: &mut dyn ScanSink, done: &mut u64) {
         let _span = tracing::debug_span!("evaluate_batch", resources = batch.len()).entered();
-        let results = self.evaluate_batch(batch);
+        let keep = Keep {
+            pass: sink.keeps(Status::Pass),
+            not_applicable: sink.keeps(Status::NotApplicable),
+        };
+        let results = self.evaluate_batch_keeping(batch, keep);
         for (r, res) in batch.iter().zip(&results) {
             sink.on_result(r, res);
         }

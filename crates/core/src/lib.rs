@@ -28,7 +28,7 @@ pub mod vuln;
 pub use arn::Arn;
 pub use check::{Check, CheckMeta, EvalContext, Outcome};
 pub use classify::{Classification, CreationEvent, TagPlan, TagPolicy};
-pub use engine::{Engine, EngineBuilder, ResourceResult};
+pub use engine::{Engine, EngineBuilder, Keep, ResourceResult, Tallied};
 pub use error::{Error, PolicyError, Result};
 pub use finding::{Evidence, Finding, Severity, Status};
 pub use policy::Policy;

@@ -136,6 +136,12 @@ pub trait ScanSink {
     fn on_findings(&mut self, _findings: &[Finding]) {}
     /// Progress: resources done so far.
     fn on_progress(&mut self, _done: u64) {}
+    /// Whether the sink needs a full [`Finding`] for a PASS or NOT_APPLICABLE verdict. When it
+    /// does not, the engine skips building one and only counts the verdict
+    /// ([`ResourceResult::tallied`]): most verdicts of a large scan pass. Default: it does.
+    fn keeps(&self, _status: Status) -> bool {
+        true
+    }
 }
 
 /// Builds a [`ScanReport`] from a scan.
@@ -192,20 +198,26 @@ impl ReportBuilder {
         self
     }
 
+    /// Whether the report holds findings of this status.
+    fn stores(&self, status: Status) -> bool {
+        self.keep_findings
+            && match status {
+                Status::NotApplicable => self.keep_not_applicable,
+                Status::Pass => self.keep_pass,
+                _ => true,
+            }
+    }
+
     fn tally(&mut self, f: &Finding) {
         let s = &mut self.report.summary;
         *s.by_status.entry(f.status).or_default() += 1;
         if f.status == Status::Fail {
             *s.failures_by_severity.entry(f.severity).or_default() += 1;
         }
-        let c = self
-            .report
-            .coverage
-            .checks
-            .entry(f.check_id.clone())
-            .or_default();
-        c.evaluated += 1;
-        *c.by_status.entry(f.status).or_default() += 1;
+        bump(&mut self.report.coverage.checks, &f.check_id, |c| {
+            c.evaluated += 1;
+            *c.by_status.entry(f.status).or_default() += 1;
+        });
         if f.status == Status::Unknown {
             *self
                 .report
@@ -221,13 +233,7 @@ impl ReportBuilder {
                 message: f.message.clone(),
             });
         }
-        let keep = self.keep_findings
-            && match f.status {
-                Status::NotApplicable => self.keep_not_applicable,
-                Status::Pass => self.keep_pass,
-                _ => true,
-            };
-        if keep {
+        if self.stores(f.status) {
             self.report.findings.push(f.clone());
         }
     }
@@ -247,37 +253,29 @@ impl ReportBuilder {
     }
 }
 
+/// Applies `f` to the entry for `key`, made (and the key copied) only the first time: tallies run
+/// once per finding, and almost every key is already there.
+fn bump<V: Default>(m: &mut BTreeMap<String, V>, key: &str, f: impl FnOnce(&mut V)) {
+    match m.get_mut(key) {
+        Some(v) => f(v),
+        None => f(m.entry(key.to_string()).or_default()),
+    }
+}
+
 impl ScanSink for ReportBuilder {
     fn on_result(&mut self, r: &Resource, res: &ResourceResult) {
         let cov = &mut self.report.coverage;
         cov.resources += 1;
-        *cov.resources_by_type
-            .entry(r.resource_type.clone())
-            .or_default() += 1;
+        bump(&mut cov.resources_by_type, &r.resource_type, |n| *n += 1);
         if !res.had_checks {
-            *cov.types_without_checks
-                .entry(r.resource_type.clone())
-                .or_default() += 1;
+            bump(&mut cov.types_without_checks, &r.resource_type, |n| *n += 1);
         }
         if let Some(c) = &res.classification {
             for k in &self.governed {
-                if let Some(v) = c.effective_tags.get(k) {
-                    *self
-                        .report
-                        .classification
-                        .entry(k.clone())
-                        .or_default()
-                        .entry(v.clone())
-                        .or_default() += 1;
-                } else {
-                    *self
-                        .report
-                        .classification
-                        .entry(k.clone())
-                        .or_default()
-                        .entry("(unset)".into())
-                        .or_default() += 1;
-                }
+                let value = c.effective_tags.get(k).map_or("(unset)", String::as_str);
+                bump(&mut self.report.classification, k, |m| {
+                    bump(m, value, |n| *n += 1)
+                });
             }
             if !c.plan.changes.is_empty() || !c.plan.refused.is_empty() {
                 self.report.summary.resources_to_tag += u64::from(!c.plan.changes.is_empty());
@@ -291,6 +289,21 @@ impl ScanSink for ReportBuilder {
         }
         for f in &res.findings {
             self.tally(f);
+        }
+        for t in &res.tallied {
+            *self.report.summary.by_status.entry(t.status).or_default() += 1;
+            bump(&mut self.report.coverage.checks, &t.check_id, |c| {
+                c.evaluated += 1;
+                *c.by_status.entry(t.status).or_default() += 1;
+            });
+        }
+    }
+
+    fn keeps(&self, status: Status) -> bool {
+        match status {
+            Status::Pass | Status::NotApplicable => self.stores(status),
+            // Counted from the finding (messages of UNKNOWN and ERROR verdicts are reported).
+            _ => true,
         }
     }
 

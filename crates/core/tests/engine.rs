@@ -336,3 +336,89 @@ fn unknown_root_type_is_covered_in_the_ledger() {
         Some(&1)
     );
 }
+
+/// Databases with their tags observed: every status occurs (the confidential ones are in the
+/// CMK check's scope, the others not; some are public).
+fn tagged_inventory() -> Vec<u8> {
+    let mut s = String::new();
+    for i in 0..40 {
+        let class = ["confidential", "internal", "public", "bogus"][i % 4];
+        s.push_str(&json!({"resourceType": "AWS::RDS::DBInstance", "arn": format!("arn:aws:rds:eu-west-1:111111111111:db:db{i}"), "accountId": "111111111111", "awsRegion": "eu-west-1", "tags": {"DataClassification": class}, "configuration": {"engine": "postgres", "publiclyAccessible": i % 3 == 0, "storageEncrypted": i % 5 != 0}}).to_string());
+        s.push('\n');
+    }
+    s.into_bytes()
+}
+
+/// A sink that wants full findings only for verdicts that do not pass.
+#[derive(Default)]
+struct FailuresOnly {
+    tallied_pass: u64,
+    tallied_na: u64,
+    passing_findings: u64,
+    findings: u64,
+}
+impl ScanSink for FailuresOnly {
+    fn on_result(&mut self, _r: &Resource, res: &ResourceResult) {
+        self.findings += res.findings.len() as u64;
+        self.passing_findings += res
+            .findings
+            .iter()
+            .filter(|f| matches!(f.status, Status::Pass | Status::NotApplicable))
+            .count() as u64;
+        for t in &res.tallied {
+            match t.status {
+                Status::Pass => self.tallied_pass += 1,
+                Status::NotApplicable => self.tallied_na += 1,
+                other => panic!("{other:?} was tallied for {}", t.check_id),
+            }
+        }
+    }
+    fn keeps(&self, status: Status) -> bool {
+        !matches!(status, Status::Pass | Status::NotApplicable)
+    }
+}
+
+#[test]
+fn verdicts_a_sink_does_not_keep_are_counted_not_built() {
+    let e = engine();
+    let scan = |b: assetwarden_core::report::ReportBuilder| {
+        let mut b = b;
+        e.scan_iter(
+            InventoryBytes::new("i", tagged_inventory()).events(),
+            &mut b,
+        );
+        e.finish(b)
+    };
+    let full = scan(e.report_builder(true).keep_not_applicable(true));
+    let lean = scan(e.report_builder(true).keep_pass(false));
+    let passes = full.summary.by_status.get(&Status::Pass).copied().unwrap();
+    let nas = full
+        .summary
+        .by_status
+        .get(&Status::NotApplicable)
+        .copied()
+        .unwrap();
+    assert!(passes > 0 && nas > 0, "{:?}", full.summary);
+    // The same counts, per status and per check ...
+    assert_eq!(full.summary, lean.summary);
+    assert_eq!(full.coverage, lean.coverage);
+    assert_eq!(full.classification, lean.classification);
+    // ... and the same findings, but for the verdicts left out.
+    let kept: Vec<_> = full
+        .findings
+        .iter()
+        .filter(|f| !matches!(f.status, Status::Pass | Status::NotApplicable))
+        .cloned()
+        .collect();
+    assert!(!kept.is_empty());
+    assert_eq!(lean.findings, kept);
+
+    let mut sink = FailuresOnly::default();
+    e.scan_iter(
+        InventoryBytes::new("i", tagged_inventory()).events(),
+        &mut sink,
+    );
+    assert_eq!(sink.passing_findings, 0);
+    assert_eq!((sink.tallied_pass, sink.tallied_na), (passes, nas));
+    assert_eq!(sink.findings, kept.len() as u64);
+}
