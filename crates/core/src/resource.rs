@@ -102,12 +102,10 @@ impl Resource {
     /// A resource with the given identity and nothing else.
     pub fn new(arn: impl Into<String>, resource_type: impl Into<String>) -> Resource {
         let arn = arn.into();
-        let resource_id = Arn::parse(&arn)
-            .map(|a| a.resource_id().to_string())
-            .unwrap_or_default();
-        let (account_id, aws_region) = Arn::parse(&arn)
+        let (resource_id, account_id, aws_region) = Arn::parse(&arn)
             .map(|a| {
                 (
+                    a.resource_id().to_string(),
                     a.account().unwrap_or_default().to_string(),
                     a.region().unwrap_or("global").to_string(),
                 )

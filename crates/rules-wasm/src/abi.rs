@@ -1,12 +1,12 @@
 //! The rule ABI's data: the metadata a module declares, the input the host writes, the output
 //! the rule returns. The transport (core module or component) is in `sandbox`.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use assetwarden_core::check::EvalContext;
-use assetwarden_core::finding::{Evidence, References, Severity};
+use assetwarden_core::finding::{References, Severity};
 use assetwarden_core::path::{AttrPath, Segment};
-use assetwarden_core::resource::{Resolved, Resource};
+use assetwarden_core::resource::{Resolved, Resource, Val};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -113,48 +113,74 @@ pub struct ParamMeta {
 ///                                       or an empty line when the resource has no such value
 /// ```
 pub fn encode_input(
-    out: &mut String,
+    out: &mut Vec<u8>,
     rule_index: usize,
     params: &[(String, Value)],
     ctx_params: Option<&Map<String, Value>>,
     reads: &[AttrPath],
     items: &[(&Resource, EvalContext<'_>)],
 ) {
+    // Writing into a Vec cannot fail; values are serialised in place, not copied first.
     let _ = writeln!(out, "AW1 {rule_index} {}", items.len());
     for (name, default) in params {
         let v = ctx_params.and_then(|m| m.get(name)).unwrap_or(default);
-        let _ = writeln!(out, "P {name} {}", one_line_json(v));
+        let _ = write!(out, "P {name} ");
+        write_json(out, v);
+        out.push(b'\n');
     }
+    let wildcard: Vec<bool> = reads
+        .iter()
+        .map(|p| p.segments().iter().any(|s| matches!(s, Segment::Any)))
+        .collect();
     for (i, (r, ctx)) in items.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "R {i} {} {}",
-            r.resource_type,
-            r.arn.replace(['\n', '\r'], " ")
-        );
-        for p in reads {
+        let _ = write!(out, "R {i} {} ", r.resource_type);
+        if r.arn.contains(['\n', '\r']) {
+            out.extend_from_slice(r.arn.replace(['\n', '\r'], " ").as_bytes());
+        } else {
+            out.extend_from_slice(r.arn.as_bytes());
+        }
+        out.push(b'\n');
+        for (p, &any) in reads.iter().zip(&wildcard) {
             match r.resolve_with(p, ctx.tags) {
                 Resolved::Values(vals) => {
                     if vals.is_empty() {
-                    } else if p.segments().iter().any(|s| matches!(s, Segment::Any)) {
-                        let arr = Value::Array(vals.iter().map(|v| v.to_json()).collect());
-                        out.push_str(&one_line_json(&arr));
+                    } else if any {
+                        out.push(b'[');
+                        for (k, v) in vals.iter().enumerate() {
+                            if k > 0 {
+                                out.push(b',');
+                            }
+                            write_val(out, v);
+                        }
+                        out.push(b']');
                     } else {
-                        out.push_str(&one_line_json(&vals[0].to_json()));
+                        write_val(out, &vals[0]);
                     }
                 }
                 // The engine does not call a rule on a resource whose declared paths were not
                 // observed; should it happen, the value is absent.
                 Resolved::Unobserved(_) => {}
             }
-            out.push('\n');
+            out.push(b'\n');
         }
     }
 }
 
-fn one_line_json(v: &Value) -> String {
-    // serde_json escapes control characters inside strings, so compact output is one line.
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+/// Appends `v` as one line of JSON (`null` if it cannot be serialised, which a `Value` always can).
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    let at = out.len();
+    if serde_json::to_writer(&mut *out, v).is_err() {
+        out.truncate(at);
+        out.extend_from_slice(b"null");
+    }
+}
+
+fn write_val(out: &mut Vec<u8>, v: &Val<'_>) {
+    match v {
+        Val::Json(j) => write_json(out, *j),
+        Val::Str(s) => write_json(out, *s),
+        Val::Tags(t) => write_json(out, *t),
+    }
 }
 
 /// One result in a rule's output.
@@ -182,13 +208,6 @@ pub struct RawEvidence {
     /// Its value.
     #[serde(default)]
     pub value: Value,
-}
-
-impl RawEvidence {
-    /// As the engine's evidence.
-    pub fn to_evidence(&self) -> Evidence {
-        Evidence::new(&self.path, self.value.clone())
-    }
 }
 
 /// Parses a rule's output for `n` resources: a JSON array with exactly one result per index.

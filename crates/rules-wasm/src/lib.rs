@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use assetwarden_core::check::{Check, CheckMeta, EvalContext, Outcome, ParamSpec};
-use assetwarden_core::finding::CheckKind;
+use assetwarden_core::finding::{CheckKind, Evidence};
 use assetwarden_core::path::AttrPath;
 use assetwarden_core::resource::Resource;
 use serde::Serialize;
@@ -734,17 +734,15 @@ impl RuleModule {
     /// Runs `evaluate` on `input` in a fresh instance with `fuel`; at most `max_output` bytes.
     fn call_evaluate(
         &self,
-        input: &str,
+        input: &[u8],
         fuel: u64,
         max_output: usize,
     ) -> Result<(Vec<u8>, String), RunError> {
         let mut store = self.new_store();
         let r = match &self.compiled {
-            Compiled::Core(pre) => {
-                self.core_call(&mut store, pre, fuel, Some((input.as_bytes(), max_output)))
-            }
+            Compiled::Core(pre) => self.core_call(&mut store, pre, fuel, Some((input, max_output))),
             Compiled::Component(pre) => {
-                self.component_call(&mut store, pre, fuel, Some((input.as_bytes(), max_output)))
+                self.component_call(&mut store, pre, fuel, Some((input, max_output)))
             }
         };
         match r {
@@ -959,7 +957,7 @@ impl WasmCheck {
 
     /// One call for the whole batch.
     fn run_batch(&self, items: &[(&Resource, EvalContext<'_>)]) -> Result<Vec<Outcome>, String> {
-        let mut input = String::with_capacity(64 + items.len() * 32 * (1 + self.reads.len()));
+        let mut input = Vec::with_capacity(64 + items.len() * 32 * (1 + self.reads.len()));
         abi::encode_input(
             &mut input,
             self.index,
@@ -982,7 +980,11 @@ impl WasmCheck {
         let results = abi::parse_output(&out, n)?;
         let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
         for r in results {
-            let evidence = r.evidence.iter().map(|e| e.to_evidence()).collect();
+            let evidence = r
+                .evidence
+                .into_iter()
+                .map(|e| Evidence::new(e.path, e.value))
+                .collect();
             let reason = r.reason.unwrap_or_default();
             let o = match r.status.as_str() {
                 "pass" => Outcome::Pass { evidence },
