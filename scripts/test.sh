@@ -11,7 +11,8 @@ mkdir -p "$CACHE"
 # One build, not repeated edits: incremental state would only take disk (gigabytes of it).
 export CARGO_INCREMENTAL=0
 # Free space where the build goes, printed before the heavy steps: a full disk fails late and
-# obscurely (it once stopped a cold run at the wheel). What a cold run takes: the README's Tests.
+# obscurely (it once stopped a cold run at the wheel). What a cold run takes: the README, under
+# "The two commands".
 disk() { mkdir -p "$TARGET"; echo "-- disk: $(df -h --output=avail "$TARGET" | tail -1 | tr -d ' ') free where the build goes ($TARGET)"; }
 disk
 
