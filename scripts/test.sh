@@ -14,16 +14,21 @@ export CARGO_INCREMENTAL=0
 # obscurely (it once stopped a cold run at the wheel). What a cold run takes: the README, under
 # "The two commands".
 disk() { mkdir -p "$TARGET"; echo "-- disk: $(df -h --output=avail "$TARGET" | tail -1 | tr -d ' ') free where the build goes ($TARGET)"; }
+# Each step says when it starts (seconds since the start): a slow or stuck step shows in CI's log.
+STARTED=$SECONDS
+step() { echo "== [$((SECONDS - STARTED))s] $*"; }
 disk
 
-echo "== rustfmt and clippy"
+step "rustfmt and clippy"
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# The OTLP exporter is behind a feature: keep it compiling and lint-clean.
-cargo clippy -p assetwarden-cli --features otlp --locked -- -D warnings
+# The OTLP exporter is behind a feature: keep it compiling and lint-clean. Selected with the whole
+# workspace, the dependencies keep the features they had above and are not checked again (alone,
+# `-p assetwarden-cli` re-checked most of the AWS SDK: ten minutes of a cold run).
+cargo clippy --workspace --all-targets --features assetwarden-cli/otlp --locked -- -D warnings
 
-echo "== system packages: Chromium (renders the daily report), promtool (checks the metrics), clang and lld (C rules)"
+step "system packages: Chromium (renders the daily report), promtool (checks the metrics), clang and lld (C rules)"
 if ! { command -v chromium || command -v google-chrome; } >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1 \
   || ! command -v clang >/dev/null 2>&1 || ! command -v wasm-ld >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -31,7 +36,7 @@ if ! { command -v chromium || command -v google-chrome; } >/dev/null 2>&1 || ! c
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium prometheus clang lld >/dev/null
 fi
 
-echo "== tools from npm and PyPI"
+step "tools from npm and PyPI"
 # The SARIF 2.1.0 schema, from Microsoft's npm package (pinned, checksum verified).
 SARIF_SCHEMA="$CACHE/sarif-2.1.0-rtm.5.json"
 SARIF_SHA=2d99159ae54a3eea97f81781cff48780548657c35949f4b7f25e99a2ba4de4f8
@@ -62,21 +67,19 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/py/requirements.txt
 
-echo "== WebAssembly rules: the examples built from source in Rust, C, Go, AssemblyScript and JavaScript"
+step "WebAssembly rules: the examples built from source in Rust, C, Go, AssemblyScript and JavaScript"
 GUESTS="$CACHE/guests"
 NODE_TOOLS="$NODE_TOOLS" PATH="$VENV/bin:$PATH" GOCACHE="$CACHE/go-cache" GOPATH="$CACHE/go-path" \
   bash crates/rules-wasm/guests/build.sh "$GUESTS"
 
-echo "== Rust tests (default members: the Python bindings are tested through their wheel)"
+step "Rust tests (default members: the Python bindings are tested through their wheel)"
 # Compiled rule modules are cached here, not in the user's cache folder.
 export ASSETWARDEN_WASM_CACHE="$CACHE/wasm-cache"
 ASSETWARDEN_GUESTS="$GUESTS" cargo test --locked
 # The binaries the Python tests run: the CLI and the Lambda function's `bootstrap`.
 cargo build --locked -p assetwarden-cli -p assetwarden-lambda
 
-echo "== Python checks of the outputs"
-
-echo "== the Python wheel"
+step "the Python wheel"
 disk
 rm -rf "$CACHE/wheels"
 "$VENV/bin/maturin" build --release --locked --quiet -m crates/bindings-py/Cargo.toml -o "$CACHE/wheels"
@@ -90,7 +93,7 @@ rm -rf "$FRESH"
 # ... and into the test virtualenv, beside pytest, mypy, boto3 and moto.
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps "$WHEEL"
 
-echo "== moto's server on 127.0.0.1"
+step "moto's server on 127.0.0.1"
 MOTO_PORT=${MOTO_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')}
 "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" > "$CACHE/moto.log" 2>&1 &
 MOTO_PID=$!
@@ -102,8 +105,9 @@ done
 python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/', timeout=2)" \
   || { echo "moto's server did not start:" >&2; cat "$CACHE/moto.log" >&2; exit 1; }
 
-echo "== Python tests"
+step "Python tests"
 MOTO_URL="http://127.0.0.1:$MOTO_PORT" NODE_TOOLS="$NODE_TOOLS" ASSETWARDEN_GUESTS="$GUESTS" SARIF_SCHEMA="$SARIF_SCHEMA" ASSETWARDEN_BIN="$TARGET/debug/assetwarden" ASSETWARDEN_LAMBDA_BIN="$TARGET/debug/bootstrap" \
   "$VENV/bin/python" -m pytest -q -W error -p no:cacheprovider tests/py crates/bindings-py/tests
 disk
+step "done"
 echo "-- the build takes $(du -sh "$TARGET" 2>/dev/null | cut -f1) in $TARGET"

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow, bail};
 use assetwarden_core::check::CheckMeta;
 use assetwarden_core::checks::catalog;
-use assetwarden_core::engine::ResourceResult;
+use assetwarden_core::engine::{Keep, ResourceResult};
 use assetwarden_core::finding::{Severity, Status};
 use assetwarden_core::normalize::RawContext;
 use assetwarden_core::output::{self, AsffOptions};
@@ -598,8 +598,8 @@ fn raw_ctx(input: &InputArgs) -> Result<RawContext> {
 struct CliSink<'a> {
     report: ReportBuilder,
     ndjson: Option<&'a mut dyn Write>,
-    keep_pass: bool,
-    keep_na: bool,
+    /// Which PASS / NOT_APPLICABLE findings are written to `ndjson`.
+    streamed: Keep,
     progress: Option<indicatif::ProgressBar>,
     write_error: Option<std::io::Error>,
 }
@@ -629,13 +629,7 @@ impl ScanSink for CliSink<'_> {
         }
     }
     fn keeps(&self, status: Status) -> bool {
-        let streamed = self.ndjson.is_some()
-            && match status {
-                Status::Pass => self.keep_pass,
-                Status::NotApplicable => self.keep_na,
-                _ => true,
-            };
-        streamed || self.report.keeps(status)
+        (self.ndjson.is_some() && self.streamed.keeps(status)) || self.report.keeps(status)
     }
 }
 
@@ -645,12 +639,7 @@ impl CliSink<'_> {
             return;
         };
         for f in fs {
-            let keep = match f.status {
-                Status::Pass => self.keep_pass,
-                Status::NotApplicable => self.keep_na,
-                _ => true,
-            };
-            if keep
+            if self.streamed.keeps(f.status)
                 && self.write_error.is_none()
                 && let Err(e) = writeln!(w, "{}", output::ndjson_line(f))
             {
@@ -693,8 +682,10 @@ pub(crate) fn run_scan(
             .keep_pass(keep_pass || force_keep)
             .keep_not_applicable(keep_na),
         ndjson,
-        keep_pass,
-        keep_na,
+        streamed: Keep {
+            pass: keep_pass,
+            not_applicable: keep_na,
+        },
         progress: progress_bar(),
         write_error: None,
     };

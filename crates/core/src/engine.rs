@@ -417,7 +417,7 @@ impl Engine {
                     });
                     continue;
                 }
-                let check_id = format!("tag-policy.{}", v.key);
+                let check_id = self.tag_id(&v.key);
                 let rref = rref.get_or_insert_with(|| resource_ref(r, tags));
                 let mut f = self.finding(
                     r,

@@ -192,6 +192,52 @@ fn embedded_owned(v: Value) -> Value {
     }
 }
 
+/// Removes and returns the first of `keys` that holds a string (others are left in place).
+fn take_str(m: &mut Map<String, Value>, keys: &[&str]) -> Option<String> {
+    let k = keys
+        .iter()
+        .find(|k| matches!(m.get(**k), Some(Value::String(_))))?;
+    match m.remove(*k) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// The ARN a configuration names itself by (`Arn`, `arn`, `ARN`), when it is a valid one.
+fn inner_arn(m: &Map<String, Value>) -> Option<String> {
+    let c = m.get("configuration")?;
+    let parsed;
+    let c = if c.is_string() {
+        parsed = parse_embedded(c);
+        &parsed
+    } else {
+        c
+    };
+    ["Arn", "arn", "ARN"]
+        .iter()
+        .find_map(|k| c.get(*k).and_then(Value::as_str))
+        .filter(|a| Arn::parse(a).is_ok())
+        .map(str::to_string)
+}
+
+/// [`tags_from`] taking the value: a map's keys and values are moved, not copied.
+fn tags_from_owned(v: Option<Value>) -> Tags {
+    match v {
+        Some(Value::Object(m)) if !m.contains_key("TagSet") && !m.contains_key("tagSet") => m
+            .into_iter()
+            .map(|(k, x)| {
+                let x = match x {
+                    Value::String(s) => s,
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                (k, x)
+            })
+            .collect(),
+        other => tags_from(other.as_ref()),
+    }
+}
+
 fn str_field<'a>(m: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a str> {
     keys.iter().find_map(|k| m.get(*k).and_then(Value::as_str))
 }
@@ -239,33 +285,15 @@ pub fn config_item_shaped(v: Value, describe_shaped: Option<bool>) -> Result<Nor
     if let Some(item) = m.get("configurationItem") {
         return config_item(item);
     }
+    // The item's strings are moved out of it, not copied.
     // SelectResourceConfig returns only the selected fields: the ARN may be inside the configuration.
-    let inner_arn = m
-        .get("configuration")
-        .and_then(|c| {
-            let parsed;
-            let c = if c.is_string() {
-                parsed = parse_embedded(c);
-                &parsed
-            } else {
-                c
-            };
-            ["Arn", "arn", "ARN"]
-                .iter()
-                .find_map(|k| c.get(*k).and_then(Value::as_str).map(str::to_string))
-        })
-        .filter(|a| Arn::parse(a).is_ok());
-    let arn_text = str_field(&m, &["arn", "ARN"])
-        .map(str::to_string)
-        .or(inner_arn);
-    let rtype = str_field(&m, &["resourceType"])
-        .map(str::to_string)
-        .or_else(|| {
-            arn_text
-                .as_deref()
-                .and_then(|a| Arn::parse(a).ok())
-                .and_then(|a| cfn_type_of(&a).map(str::to_string))
-        });
+    let arn_text = take_str(&mut m, &["arn", "ARN"]).or_else(|| inner_arn(&m));
+    let rtype = take_str(&mut m, &["resourceType"]).or_else(|| {
+        arn_text
+            .as_deref()
+            .and_then(|a| Arn::parse(a).ok())
+            .and_then(|a| cfn_type_of(&a).map(str::to_string))
+    });
     let Some(rtype) = rtype else {
         if m.contains_key("detail-type") || m.contains_key("eventName") {
             return Err("this is an EventBridge/CloudTrail event, not a configuration item".into());
@@ -280,26 +308,36 @@ pub fn config_item_shaped(v: Value, describe_shaped: Option<bool>) -> Result<Nor
     {
         return Ok(Normalised::Deleted(arn_text.unwrap_or_default()));
     }
-    let resource_id = str_field(&m, &["resourceId"]).map(str::to_string);
-    let arn = match (&arn_text, &resource_id) {
-        (Some(a), _) => a.clone(),
+    let resource_id = take_str(&mut m, &["resourceId"]);
+    let arn = match (arn_text, &resource_id) {
+        (Some(a), _) => a,
         (None, Some(id)) => format!("{rtype}/{id}"),
         (None, None) => return Err("the item has neither `arn` nor `resourceId`".into()),
     };
-    let mut r = Resource::new(arn.clone(), rtype.clone());
-    if let Some(id) = resource_id {
-        r.resource_id = id;
-    }
-    r.resource_name = str_field(&m, &["resourceName"]).map(str::to_string);
-    if let Some(a) = str_field(&m, &["accountId", "awsAccountId"]) {
-        r.account_id = a.to_string();
-    }
-    if let Some(reg) = str_field(&m, &["awsRegion"]) {
-        r.aws_region = reg.to_string();
-    }
-    r.configuration_item_capture_time =
-        str_field(&m, &["configurationItemCaptureTime"]).map(str::to_string);
-    r.resource_creation_time = str_field(&m, &["resourceCreationTime"]).map(str::to_string);
+    let account = take_str(&mut m, &["accountId", "awsAccountId"]);
+    let region = take_str(&mut m, &["awsRegion"]);
+    let mut r = match (resource_id, account, region) {
+        // The item names all three: no need to read them from the ARN.
+        (Some(id), Some(account), Some(region)) => {
+            Resource::with_identity(arn, rtype, id, account, region)
+        }
+        (id, account, region) => {
+            let mut r = Resource::new(arn, rtype);
+            if let Some(id) = id {
+                r.resource_id = id;
+            }
+            if let Some(a) = account {
+                r.account_id = a;
+            }
+            if let Some(reg) = region {
+                r.aws_region = reg;
+            }
+            r
+        }
+    };
+    r.resource_name = take_str(&mut m, &["resourceName"]);
+    r.configuration_item_capture_time = take_str(&mut m, &["configurationItemCaptureTime"]);
+    r.resource_creation_time = take_str(&mut m, &["resourceCreationTime"]);
     let mut config = m
         .remove("configuration")
         .map(embedded_owned)
@@ -311,8 +349,9 @@ pub fn config_item_shaped(v: Value, describe_shaped: Option<bool>) -> Result<Nor
             _ => Map::new(),
         };
     // Tags: the item's map, else the configuration's or supplementary tag list.
-    r.tags = tags_from(m.get("tags"));
-    if r.tags.is_empty() && !m.contains_key("tags") {
+    let has_tags = m.contains_key("tags");
+    r.tags = tags_from_owned(m.remove("tags"));
+    if r.tags.is_empty() && !has_tags {
         let from_conf = config
             .get("tags")
             .or_else(|| config.get("Tags"))
@@ -337,7 +376,7 @@ pub fn config_item_shaped(v: Value, describe_shaped: Option<bool>) -> Result<Nor
         })
     };
     let describe_shaped_conf = shape_of(&config);
-    if !has_supp && !describe_shaped_conf && !pascal_type(&rtype) {
+    if !has_supp && !describe_shaped_conf && !pascal_type(&r.resource_type) {
         r.mark_unobserved(
             "supplementaryConfiguration",
             "the record carries no `supplementaryConfiguration` (select it in the query)",
@@ -358,12 +397,12 @@ pub fn config_item_shaped(v: Value, describe_shaped: Option<bool>) -> Result<Nor
     } else if config.is_object() {
         // A Describe-shaped configuration in a Config envelope: convert.
         let describe_shaped = describe_shaped_conf;
-        if pascal_type(&rtype) {
+        if pascal_type(&r.resource_type) {
             if !describe_shaped {
                 config = pascal(&config);
             }
         } else if describe_shaped {
-            let conv = from_describe_owned(&rtype, std::mem::take(&mut config), true);
+            let conv = from_describe_owned(&r.resource_type, std::mem::take(&mut config), true);
             config = conv.configuration;
             for (k, v) in conv.supplementary {
                 supp.entry(k).or_insert(v);
@@ -990,8 +1029,9 @@ pub fn is_raw_response(v: &Value) -> bool {
         (Some(_), Some(d)) => d,
         _ => v,
     };
+    // A record has a few keys, the list many: look its keys up in the list, not the reverse.
     data.as_object()
-        .is_some_and(|m| KEYS.iter().any(|k| m.contains_key(*k)))
+        .is_some_and(|m| m.keys().any(|k| KEYS.contains(&k.as_str())))
 }
 
 /// Normalises a raw Describe/Get/List response. Items that cannot be named are returned as

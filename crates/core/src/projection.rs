@@ -14,6 +14,10 @@
 //! `StorageEncrypted` is the Config item's `storageEncrypted`), and keys that normalisation moves
 //! or reads for names and tags are always kept. Only `configuration` is projected; the envelope
 //! (`arn`, `tags`, `supplementaryConfiguration`, ...) is always read whole.
+//!
+//! A configuration's own tag list (`Tags`, `TagList`) is read only for the resource's tags when
+//! the item has no `tags` of its own: when the item's `tags` come before its configuration, the
+//! list is skipped unless a check declares it reads it.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -95,6 +99,8 @@ pub struct Projection {
     any: Keep,
     /// For types no check reads.
     other: Keep,
+    /// The types (`*`: every type) some check reads the configuration's tag list of.
+    tag_readers: Vec<String>,
 }
 
 /// Builds a [`Projection`] from the paths that checks read.
@@ -102,6 +108,7 @@ pub struct Projection {
 pub struct ProjectionBuilder {
     by_type: HashMap<String, Keep>,
     every: Keep,
+    tag_readers: Vec<String>,
 }
 
 impl Projection {
@@ -110,6 +117,7 @@ impl Projection {
         ProjectionBuilder {
             by_type: HashMap::new(),
             every: base(),
+            tag_readers: Vec::new(),
         }
     }
 
@@ -121,6 +129,17 @@ impl Projection {
     /// Whether every key of every type is kept (projecting would change nothing).
     pub fn keeps_everything(&self) -> bool {
         self.any == Keep::All && self.other == Keep::All
+    }
+
+    /// Whether a record of `resource_type` whose item carries `tags` may skip its
+    /// configuration's tag list: normalisation takes the item's, and no check reads the list.
+    fn skips_tag_list(&self, resource_type: Option<&str>, item_has_tags: bool) -> bool {
+        item_has_tags
+            && matches!(self.keep_for(resource_type), Keep::Keys(_))
+            && !self
+                .tag_readers
+                .iter()
+                .any(|t| t == "*" || Some(t.as_str()) == resource_type)
     }
 
     fn keep_for(&self, resource_type: Option<&str>) -> &Keep {
@@ -145,20 +164,26 @@ impl Projection {
         }
         let rtype = first.0.get("resourceType").and_then(Value::as_str);
         let keep = self.keep_for(rtype);
-        let second = self.parse_with(bytes, Some(keep))?;
+        let skip_tags = self.skips_tag_list(rtype, first.0.get("tags").is_some());
+        let second = self.parse_with(bytes, Some((keep, skip_tags)))?;
         Ok((second.0, second.1))
     }
 
     fn parse_with(
         &self,
         bytes: &[u8],
-        keep: Option<&Keep>,
+        keep: Option<(&Keep, bool)>,
     ) -> serde_json::Result<(Value, Option<bool>, bool)> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let out = Record { proj: self, keep }.deserialize(&mut de)?;
         de.end()?;
         Ok(out)
     }
+}
+
+/// Whether a configuration key is its tag list.
+fn is_tag_list(key: &str) -> bool {
+    key.eq_ignore_ascii_case("tags") || key.eq_ignore_ascii_case("taglist")
 }
 
 fn base() -> Keep {
@@ -203,6 +228,9 @@ impl ProjectionBuilder {
             return self;
         };
         let lower = key.to_ascii_lowercase();
+        if is_tag_list(&lower) {
+            self.tag_readers.extend(types.iter().cloned());
+        }
         let add = |k: &mut Keep| {
             k.add(&lower);
             for (from, to) in MOVED {
@@ -236,6 +264,7 @@ impl ProjectionBuilder {
             by_type,
             any,
             other: self.every.clone(),
+            tag_readers: self.tag_readers.clone(),
         }
     }
 }
@@ -286,8 +315,8 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 /// A whole record: a JSON object whose `configuration` is projected, or any other value.
 struct Record<'p> {
     proj: &'p Projection,
-    /// What to keep when known before the type is read.
-    keep: Option<&'p Keep>,
+    /// What to keep when known before the type is read, and whether to skip the tag list.
+    keep: Option<(&'p Keep, bool)>,
 }
 
 /// The record, whether its configuration was an object (its shape), and whether the
@@ -313,16 +342,19 @@ impl<'de> Visitor<'de> for Record<'_> {
         let mut deferred = false;
         while let Some(k) = map.next_key::<Key<'de>>()? {
             if k.as_str() == "configuration" && !out.contains_key("configuration") && !deferred {
-                let keep = match (self.keep, &rtype) {
+                let (keep, skip_tags) = match (self.keep, &rtype) {
                     (Some(k), _) => k,
-                    (None, Some(t)) => self.proj.keep_for(Some(t)),
+                    (None, Some(t)) => (
+                        self.proj.keep_for(Some(t)),
+                        self.proj.skips_tag_list(Some(t), out.contains_key("tags")),
+                    ),
                     (None, None) => {
                         map.next_value::<IgnoredAny>()?;
                         deferred = true;
                         continue;
                     }
                 };
-                let (v, s) = map.next_value_seed(Config { keep })?;
+                let (v, s) = map.next_value_seed(Config { keep, skip_tags })?;
                 shape = s;
                 out.insert(k.into_string(), v);
             } else {
@@ -368,6 +400,8 @@ impl<'de> Visitor<'de> for Record<'_> {
 /// The `configuration` value: an object is projected, anything else parsed whole.
 struct Config<'k> {
     keep: &'k Keep,
+    /// Skip the tag list (`Tags`, `TagList`) although `keep` holds it.
+    skip_tags: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for Config<'_> {
@@ -390,7 +424,7 @@ impl<'de> Visitor<'de> for Config<'_> {
             if k.as_str().starts_with(|c: char| c.is_ascii_uppercase()) {
                 pascal += 1;
             }
-            if self.keep.keeps(k.as_str()) {
+            if self.keep.keeps(k.as_str()) && !(self.skip_tags && is_tag_list(k.as_str())) {
                 let v: Value = map.next_value()?;
                 out.insert(k.into_string(), v);
             } else {
@@ -452,6 +486,39 @@ mod tests {
         assert!(pr.keeps(Some("AWS::S3::Bucket"), "Acl"));
         // Type unknown when the configuration comes: the union, which holds all of S3's.
         assert!(pr.keeps(None, "StorageEncrypted") && pr.keeps(None, "NetworkInterfaces"));
+    }
+
+    #[test]
+    fn the_configurations_tag_list_is_skipped_only_when_the_item_has_tags_first() {
+        let mut b = Projection::builder();
+        b.read(&["AWS::EC2::Volume".into()], &p("configuration.encrypted"));
+        let pr = b.build();
+        let conf = |v: &Value| {
+            v["configuration"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        // The item's tags come first: normalisation will take them, the list is not read.
+        let line = br#"{"resourceType":"AWS::EC2::Volume","tags":{"A":"b"},"configuration":{"Encrypted":true,"Tags":[{"Key":"A","Value":"b"}],"Size":8}}"#;
+        assert_eq!(conf(&pr.parse(line).unwrap().0), ["Encrypted"]);
+        // The item's tags come after the configuration: not known yet, so the list is kept.
+        let line = br#"{"resourceType":"AWS::EC2::Volume","configuration":{"Encrypted":true,"Tags":[{"Key":"A","Value":"b"}]},"tags":{"A":"b"}}"#;
+        assert_eq!(conf(&pr.parse(line).unwrap().0), ["Encrypted", "Tags"]);
+        // No item tags: the list is where the resource's tags come from.
+        let line = br#"{"resourceType":"AWS::EC2::Volume","configuration":{"Encrypted":true,"TagList":[]}}"#;
+        assert_eq!(conf(&pr.parse(line).unwrap().0), ["Encrypted", "TagList"]);
+        // Type known only after the configuration (read twice): the item's tags are known then.
+        let line = br#"{"tags":{},"configuration":{"Encrypted":true,"Tags":[]},"resourceType":"AWS::EC2::Volume"}"#;
+        assert_eq!(conf(&pr.parse(line).unwrap().0), ["Encrypted"]);
+        // A check that reads the list keeps it.
+        let mut b = Projection::builder();
+        b.read(&["AWS::EC2::Volume".into()], &p("configuration.tags"));
+        let pr = b.build();
+        let line = br#"{"resourceType":"AWS::EC2::Volume","tags":{"A":"b"},"configuration":{"Encrypted":true,"Tags":[]}}"#;
+        assert_eq!(conf(&pr.parse(line).unwrap().0), ["Tags"]);
     }
 
     #[test]

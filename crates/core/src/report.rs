@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::classify::TagPlan;
-use crate::engine::ResourceResult;
+use crate::engine::{Keep, ResourceResult};
 use crate::finding::{Finding, Severity, Status};
 use crate::resource::Resource;
 use crate::source::{CoverageGap, SourceEvent};
@@ -148,8 +148,8 @@ pub trait ScanSink {
 pub struct ReportBuilder {
     report: ScanReport,
     keep_findings: bool,
-    keep_not_applicable: bool,
-    keep_pass: bool,
+    /// Which PASS / NOT_APPLICABLE findings the report holds (when it holds findings at all).
+    keep: Keep,
     governed: Vec<String>,
 }
 
@@ -172,8 +172,10 @@ impl ReportBuilder {
                 api_calls: Vec::new(),
             },
             keep_findings,
-            keep_not_applicable: false,
-            keep_pass: true,
+            keep: Keep {
+                pass: true,
+                not_applicable: false,
+            },
             governed: Vec::new(),
         }
     }
@@ -184,12 +186,12 @@ impl ReportBuilder {
     }
     /// Keep NOT_APPLICABLE findings too.
     pub fn keep_not_applicable(mut self, yes: bool) -> Self {
-        self.keep_not_applicable = yes;
+        self.keep.not_applicable = yes;
         self
     }
     /// Keep PASS findings (default true).
     pub fn keep_pass(mut self, yes: bool) -> Self {
-        self.keep_pass = yes;
+        self.keep.pass = yes;
         self
     }
     /// The tag keys to summarise in the classification table.
@@ -200,24 +202,28 @@ impl ReportBuilder {
 
     /// Whether the report holds findings of this status.
     fn stores(&self, status: Status) -> bool {
-        self.keep_findings
-            && match status {
-                Status::NotApplicable => self.keep_not_applicable,
-                Status::Pass => self.keep_pass,
-                _ => true,
-            }
+        self.keep_findings && self.keep.keeps(status)
+    }
+
+    /// Counts one verdict, whether it was built into a finding or only tallied.
+    fn count(&mut self, check_id: &str, status: Status) {
+        *self.report.summary.by_status.entry(status).or_default() += 1;
+        bump(&mut self.report.coverage.checks, check_id, |c| {
+            c.evaluated += 1;
+            *c.by_status.entry(status).or_default() += 1;
+        });
     }
 
     fn tally(&mut self, f: &Finding) {
-        let s = &mut self.report.summary;
-        *s.by_status.entry(f.status).or_default() += 1;
+        self.count(&f.check_id, f.status);
         if f.status == Status::Fail {
-            *s.failures_by_severity.entry(f.severity).or_default() += 1;
+            *self
+                .report
+                .summary
+                .failures_by_severity
+                .entry(f.severity)
+                .or_default() += 1;
         }
-        bump(&mut self.report.coverage.checks, &f.check_id, |c| {
-            c.evaluated += 1;
-            *c.by_status.entry(f.status).or_default() += 1;
-        });
         if f.status == Status::Unknown {
             *self
                 .report
@@ -291,11 +297,7 @@ impl ScanSink for ReportBuilder {
             self.tally(f);
         }
         for t in &res.tallied {
-            *self.report.summary.by_status.entry(t.status).or_default() += 1;
-            bump(&mut self.report.coverage.checks, &t.check_id, |c| {
-                c.evaluated += 1;
-                *c.by_status.entry(t.status).or_default() += 1;
-            });
+            self.count(&t.check_id, t.status);
         }
     }
 

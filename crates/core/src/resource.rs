@@ -111,9 +111,26 @@ impl Resource {
                 )
             })
             .unwrap_or_default();
+        Resource::with_identity(
+            arn,
+            resource_type.into(),
+            resource_id,
+            account_id,
+            aws_region,
+        )
+    }
+
+    /// A resource whose id, account and region are known (not read from the ARN).
+    pub(crate) fn with_identity(
+        arn: String,
+        resource_type: String,
+        resource_id: String,
+        account_id: String,
+        aws_region: String,
+    ) -> Resource {
         Resource {
             arn,
-            resource_type: resource_type.into(),
+            resource_type,
             resource_id,
             resource_name: None,
             account_id,

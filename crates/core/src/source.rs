@@ -682,8 +682,8 @@ fn expand_shaped(
         }
         return;
     }
-    if let Some(wrapped) = normalize::wrap_raw_item(&data)
-        && data.get("resourceType").is_none()
+    if data.get("resourceType").is_none()
+        && let Some(wrapped) = normalize::wrap_raw_item(&data)
     {
         expand(wrapped, loc, ctx, out);
         return;

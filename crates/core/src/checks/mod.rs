@@ -170,6 +170,18 @@ pub(crate) fn cpath(v: &Value, keys: &[&str]) -> Option<Value> {
     }
 }
 
+/// [`cpath`] without a copy where none is needed: borrowed unless JSON held in a string had to
+/// be parsed on the way.
+pub(crate) fn cpath_cow<'a>(v: &'a Value, keys: &[&str]) -> Option<std::borrow::Cow<'a, Value>> {
+    let Some((k, rest)) = keys.split_first() else {
+        return Some(std::borrow::Cow::Borrowed(v));
+    };
+    match v {
+        Value::String(_) => cpath(v, keys).map(std::borrow::Cow::Owned),
+        _ => cpath_cow(ci(v, k)?, rest),
+    }
+}
+
 /// A configuration value (case-insensitive keys).
 pub(crate) fn conf(r: &Resource, keys: &[&str]) -> Option<Value> {
     cpath(&r.configuration, keys).filter(|v| !v.is_null())

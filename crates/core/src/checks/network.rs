@@ -49,47 +49,55 @@ impl OpenRule {
     }
 }
 
-fn cidr_of(v: &Value) -> Option<String> {
+fn cidr_of(v: &Value) -> Option<&str> {
     match v {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(s),
         Value::Object(_) => ci(v, "cidrIp")
             .or_else(|| ci(v, "cidrIpv6"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
+            .and_then(Value::as_str),
         _ => None,
     }
 }
 
+/// The permissions under `key` open to the whole internet, each range once, in order. Walks
+/// the configuration by reference: only what is open is copied (every security group is
+/// checked, few are open).
 fn open_rules(r: &Resource, key: &str) -> Vec<OpenRule> {
-    let perms = conf(r, &[key])
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default();
+    let perms = cpath_cow(&r.configuration, &[key]);
+    let Some(Value::Array(perms)) = perms.as_deref() else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for p in perms {
-        let protocol = match ci(&p, "ipProtocol") {
+        let mut cidrs: Vec<&str> = Vec::new();
+        for k in ["ipRanges", "ipv4Ranges", "ipv6Ranges"] {
+            if let Some(Value::Array(a)) = ci(p, k) {
+                cidrs.extend(
+                    a.iter()
+                        .filter_map(cidr_of)
+                        .filter(|c| *c == "0.0.0.0/0" || *c == "::/0"),
+                );
+            }
+        }
+        if cidrs.is_empty() {
+            continue;
+        }
+        cidrs.sort_unstable();
+        cidrs.dedup();
+        let protocol = match ci(p, "ipProtocol") {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
             _ => "-1".into(),
         };
-        let from = number(ci(&p, "fromPort")).map(|n| n as i64);
-        let to = number(ci(&p, "toPort")).map(|n| n as i64);
-        let mut cidrs: Vec<String> = Vec::new();
-        for k in ["ipRanges", "ipv4Ranges", "ipv6Ranges"] {
-            if let Some(Value::Array(a)) = ci(&p, k) {
-                cidrs.extend(a.iter().filter_map(cidr_of));
-            }
-        }
-        cidrs.sort();
-        cidrs.dedup();
+        let from = number(ci(p, "fromPort")).map(|n| n as i64);
+        let to = number(ci(p, "toPort")).map(|n| n as i64);
         for c in cidrs {
-            if c == "0.0.0.0/0" || c == "::/0" {
-                out.push(OpenRule {
-                    protocol: protocol.clone(),
-                    from,
-                    to,
-                    cidr: c,
-                });
-            }
+            out.push(OpenRule {
+                protocol: protocol.clone(),
+                from,
+                to,
+                cidr: c.to_string(),
+            });
         }
     }
     out
