@@ -999,39 +999,41 @@ pub fn wrap_raw_item(v: &Value) -> Option<Value> {
     Some(json!({ key: [v] }))
 }
 
+/// The top-level keys of the raw API responses this module understands.
+pub(crate) const RAW_RESPONSE_KEYS: &[&str] = &[
+    "SecurityGroups",
+    "Reservations",
+    "Volumes",
+    "Subnets",
+    "DBInstances",
+    "DBClusters",
+    "LoadBalancers",
+    "LoadBalancerDescriptions",
+    "Listeners",
+    "repositories",
+    "Functions",
+    "trailList",
+    "KeyMetadata",
+    "Users",
+    "User",
+    "HostedZones",
+    "services",
+    "clusters",
+    "taskDefinition",
+    "Buckets",
+    "Bucket",
+    "Configuration",
+];
+
 /// Whether a record looks like a raw API response this module understands.
 pub fn is_raw_response(v: &Value) -> bool {
-    const KEYS: &[&str] = &[
-        "SecurityGroups",
-        "Reservations",
-        "Volumes",
-        "Subnets",
-        "DBInstances",
-        "DBClusters",
-        "LoadBalancers",
-        "LoadBalancerDescriptions",
-        "Listeners",
-        "repositories",
-        "Functions",
-        "trailList",
-        "KeyMetadata",
-        "Users",
-        "User",
-        "HostedZones",
-        "services",
-        "clusters",
-        "taskDefinition",
-        "Buckets",
-        "Bucket",
-        "Configuration",
-    ];
     let data = match (v.get("status_code"), v.get("data")) {
         (Some(_), Some(d)) => d,
         _ => v,
     };
     // A record has a few keys, the list many: look its keys up in the list, not the reverse.
     data.as_object()
-        .is_some_and(|m| m.keys().any(|k| KEYS.contains(&k.as_str())))
+        .is_some_and(|m| m.keys().any(|k| RAW_RESPONSE_KEYS.contains(&k.as_str())))
 }
 
 /// Normalises a raw Describe/Get/List response. Items that cannot be named are returned as

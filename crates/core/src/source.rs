@@ -606,6 +606,12 @@ fn expand_shaped(
     ctx: &RawContext,
     out: &mut Vec<SourceEvent>,
 ) {
+    // The common case, an AWS Config item: `resourceType`, and none of the keys of a wrapper, a
+    // page or a raw response. One pass over its keys instead of asking for each by name.
+    if plain_item(&v) {
+        push_item(v, shape, loc, out);
+        return;
+    }
     let (data, shape) = match (&v.get("status_code"), v.get("data")) {
         (Some(_), Some(d)) => (d.clone(), None),
         _ => (v, shape),
@@ -728,6 +734,33 @@ fn expand_shaped(
         });
         return;
     }
+    push_item(data, shape, loc, out);
+}
+
+/// Whether a record is an AWS Config item and nothing else (see [`expand_shaped`]).
+fn plain_item(v: &Value) -> bool {
+    let Some(m) = v.as_object() else {
+        return false;
+    };
+    m.contains_key("resourceType")
+        && !m.keys().any(|k| {
+            matches!(
+                k.as_str(),
+                "status_code"
+                    | "data"
+                    | "unprocessedResourceKeys"
+                    | "NextToken"
+                    | "nextToken"
+                    | "configurationItems"
+                    | "baseConfigurationItems"
+                    | "Results"
+                    | "ConfigurationItems"
+            ) || normalize::RAW_RESPONSE_KEYS.contains(&k.as_str())
+        })
+}
+
+/// Normalises one configuration item and queues its resources (or why it has none).
+fn push_item(data: Value, shape: Option<bool>, loc: &str, out: &mut Vec<SourceEvent>) {
     match normalize::config_item_shaped(data, shape) {
         Ok(Normalised::Resources(rs)) => {
             for mut r in rs {
