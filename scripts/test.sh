@@ -82,7 +82,11 @@ cargo build --locked -p assetwarden-cli -p assetwarden-lambda
 step "the Python wheel"
 disk
 rm -rf "$CACHE/wheels"
-"$VENV/bin/maturin" build --release --locked --quiet -m crates/bindings-py/Cargo.toml -o "$CACHE/wheels"
+# The dev profile: the same code as the release wheel (`maturin build --release`), unoptimised, on
+# the dependencies the Rust tests just built (most of them: the wheel's own feature set differs in
+# places). A release wheel compiled the whole AWS SDK a second time, optimised: the longest step of
+# a cold run.
+"$VENV/bin/maturin" build --profile dev --locked --quiet -m crates/bindings-py/Cargo.toml -o "$CACHE/wheels"
 WHEEL=$(ls "$CACHE"/wheels/assetwarden-*.whl)
 # It installs into a fresh virtualenv and imports there ...
 FRESH=$(mktemp -d)
