@@ -140,17 +140,7 @@ pub fn tags_from(v: Option<&Value>) -> Tags {
                 return tags_from(Some(set));
             }
             for (k, x) in m {
-                match x {
-                    Value::String(s) => {
-                        t.insert(k.clone(), s.clone());
-                    }
-                    Value::Null => {
-                        t.insert(k.clone(), String::new());
-                    }
-                    other => {
-                        t.insert(k.clone(), other.to_string());
-                    }
-                }
+                t.insert(k.clone(), tag_text(x.clone()));
             }
         }
         Some(Value::Array(a)) => {
@@ -220,20 +210,21 @@ fn inner_arn(m: &Map<String, Value>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A tag's value as text: a string as it is, `null` empty, anything else as JSON.
+fn tag_text(x: Value) -> String {
+    match x {
+        Value::String(s) => s,
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
 /// [`tags_from`] taking the value: a map's keys and values are moved, not copied.
 fn tags_from_owned(v: Option<Value>) -> Tags {
     match v {
-        Some(Value::Object(m)) if !m.contains_key("TagSet") && !m.contains_key("tagSet") => m
-            .into_iter()
-            .map(|(k, x)| {
-                let x = match x {
-                    Value::String(s) => s,
-                    Value::Null => String::new(),
-                    other => other.to_string(),
-                };
-                (k, x)
-            })
-            .collect(),
+        Some(Value::Object(m)) if !m.contains_key("TagSet") && !m.contains_key("tagSet") => {
+            m.into_iter().map(|(k, x)| (k, tag_text(x))).collect()
+        }
         other => tags_from(other.as_ref()),
     }
 }

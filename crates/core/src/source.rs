@@ -647,12 +647,7 @@ fn expand_shaped(
                 .into(),
         });
     }
-    for key in [
-        "configurationItems",
-        "baseConfigurationItems",
-        "Results",
-        "ConfigurationItems",
-    ] {
+    for key in PAGE_KEYS {
         if let Some(Value::Array(items)) = data.get(key) {
             for (i, it) in items.iter().enumerate() {
                 let it = match it {
@@ -737,6 +732,14 @@ fn expand_shaped(
     push_item(data, shape, loc, out);
 }
 
+/// The keys under which AWS Config's pages and query results list their items.
+const PAGE_KEYS: [&str; 4] = [
+    "configurationItems",
+    "baseConfigurationItems",
+    "Results",
+    "ConfigurationItems",
+];
+
 /// Whether a record is an AWS Config item and nothing else (see [`expand_shaped`]).
 fn plain_item(v: &Value) -> bool {
     let Some(m) = v.as_object() else {
@@ -744,18 +747,12 @@ fn plain_item(v: &Value) -> bool {
     };
     m.contains_key("resourceType")
         && !m.keys().any(|k| {
+            let k = k.as_str();
             matches!(
-                k.as_str(),
-                "status_code"
-                    | "data"
-                    | "unprocessedResourceKeys"
-                    | "NextToken"
-                    | "nextToken"
-                    | "configurationItems"
-                    | "baseConfigurationItems"
-                    | "Results"
-                    | "ConfigurationItems"
-            ) || normalize::RAW_RESPONSE_KEYS.contains(&k.as_str())
+                k,
+                "status_code" | "data" | "unprocessedResourceKeys" | "NextToken" | "nextToken"
+            ) || PAGE_KEYS.contains(&k)
+                || normalize::RAW_RESPONSE_KEYS.contains(&k)
         })
 }
 
