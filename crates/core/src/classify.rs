@@ -128,6 +128,18 @@ pub trait TagPolicy: Send + Sync {
     fn reads(&self) -> Option<Vec<AttrPath>> {
         None
     }
+    /// [`TagPolicy::classify`] for a scan that only counts passing verdicts: the same plan
+    /// changes, effective tags and verdicts (key, `ok`, `required`, severity), but a verdict
+    /// that is `ok` may carry no message and a null evidence, and a plan without changes or
+    /// refusals no identity (ARN, type, account, region). The default is
+    /// [`TagPolicy::classify`].
+    fn classify_counting(
+        &self,
+        resource: &Resource,
+        event: Option<&CreationEvent>,
+    ) -> Classification {
+        self.classify(resource, event)
+    }
 }
 
 /// Where a derivation reads.
@@ -351,6 +363,23 @@ impl TagPolicy for ClassificationScheme {
     }
 
     fn classify(&self, r: &Resource, ev: Option<&CreationEvent>) -> Classification {
+        self.classify_as(r, ev, true)
+    }
+
+    fn classify_counting(&self, r: &Resource, ev: Option<&CreationEvent>) -> Classification {
+        self.classify_as(r, ev, false)
+    }
+}
+
+impl ClassificationScheme {
+    /// Classifies `r`; without `explain`, passing verdicts get no message or evidence and an
+    /// empty plan no identity ([`TagPolicy::classify_counting`]).
+    fn classify_as(
+        &self,
+        r: &Resource,
+        ev: Option<&CreationEvent>,
+        explain: bool,
+    ) -> Classification {
         let mut planned = r.tags.clone();
         let mut changes = Vec::new();
         let mut verdicts = Vec::new();
@@ -366,13 +395,15 @@ impl TagPolicy for ClassificationScheme {
                     .clone()
                     .map(|d| (d, "default of the classification scheme".to_string()))
             });
-            let evidence = Evidence::new(
-                format!("tags.{}", rule.key),
-                current
-                    .clone()
-                    .map(serde_json::Value::String)
-                    .unwrap_or(serde_json::Value::Null),
-            );
+            let evidence = |current: Option<&String>| {
+                Evidence::new(
+                    format!("tags.{}", rule.key),
+                    current
+                        .cloned()
+                        .map(serde_json::Value::String)
+                        .unwrap_or(serde_json::Value::Null),
+                )
+            };
             match current {
                 Some(cur) if rule.allows(&cur) => {
                     if rule.overwrite
@@ -387,11 +418,22 @@ impl TagPolicy for ClassificationScheme {
                         });
                         planned.insert(rule.key.clone(), v);
                     }
+                    let (message, evidence) = if explain {
+                        (
+                            format!("tag `{}` is `{cur}`", rule.key),
+                            evidence(Some(&cur)),
+                        )
+                    } else {
+                        (
+                            String::new(),
+                            Evidence::new(String::new(), serde_json::Value::Null),
+                        )
+                    };
                     verdicts.push(TagVerdict {
                         key: rule.key.clone(),
                         ok: true,
                         required: rule.required,
-                        message: format!("tag `{}` is `{cur}`", rule.key),
+                        message,
                         evidence,
                         severity: rule.severity,
                     });
@@ -423,7 +465,7 @@ impl TagPolicy for ClassificationScheme {
                         ok: false,
                         required: true,
                         message,
-                        evidence,
+                        evidence: evidence(Some(&cur)),
                         severity: rule.severity,
                     });
                 }
@@ -450,7 +492,7 @@ impl TagPolicy for ClassificationScheme {
                         ok: false,
                         required: rule.required,
                         message,
-                        evidence,
+                        evidence: evidence(None),
                         severity: rule.severity,
                     });
                 }
@@ -489,12 +531,15 @@ impl TagPolicy for ClassificationScheme {
                 }
             }
         }
+        // A plan with nothing in it names no resource when counting: no report lists it.
+        let named = explain || !changes.is_empty() || !refused.is_empty();
+        let identity = |s: &String| if named { s.clone() } else { String::new() };
         Classification {
             plan: TagPlan {
-                arn: r.arn.clone(),
-                resource_type: r.resource_type.clone(),
-                account_id: r.account_id.clone(),
-                region: r.aws_region.clone(),
+                arn: identity(&r.arn),
+                resource_type: identity(&r.resource_type),
+                account_id: identity(&r.account_id),
+                region: identity(&r.aws_region),
                 changes,
                 refused,
             },
@@ -578,6 +623,59 @@ classification:
             c.effective_tags.get("AssetGrade").map(String::as_str),
             Some("A")
         );
+    }
+
+    #[test]
+    fn counting_gives_the_same_plan_tags_and_verdicts_without_explaining_passes() {
+        let s = scheme(Y);
+        let mut cases = Vec::new();
+        // All valid, nothing to change: every verdict passes, the plan is empty.
+        let mut r = Resource::new("arn:aws:s3:::prod-a", "AWS::S3::Bucket");
+        r.account_id = "111111111111".into();
+        for (k, v) in [
+            ("Environment", "prod"),
+            ("Owner", "ops"),
+            ("DataClassification", "public"),
+            ("Confidentiality", "1"),
+            ("AssetGrade", "C"),
+        ] {
+            r.tags.insert(k.into(), v.into());
+        }
+        cases.push(r.clone());
+        // Overwritten although valid, missing, not allowed.
+        r.tags.insert("AssetGrade".into(), "A".into());
+        r.tags.remove("Owner");
+        r.tags.insert("Environment".into(), "Production".into());
+        cases.push(r);
+        cases.push(Resource::new("arn:aws:s3:::dev-b", "AWS::S3::Bucket"));
+        let mut plans_named = 0;
+        for r in &cases {
+            let (full, lean) = (s.classify(r, None), s.classify_counting(r, None));
+            assert_eq!(full.effective_tags, lean.effective_tags);
+            assert_eq!(full.plan.changes, lean.plan.changes);
+            assert_eq!(full.plan.refused, lean.plan.refused);
+            assert_eq!(full.verdicts.len(), lean.verdicts.len());
+            for (a, b) in full.verdicts.iter().zip(&lean.verdicts) {
+                assert_eq!(
+                    (&a.key, a.ok, a.required, a.severity),
+                    (&b.key, b.ok, b.required, b.severity)
+                );
+                if a.ok {
+                    assert!(!a.message.is_empty() && b.message.is_empty());
+                } else {
+                    assert_eq!((&a.message, &a.evidence), (&b.message, &b.evidence));
+                }
+            }
+            // A plan that changes something still names its resource.
+            if lean.plan.changes.is_empty() {
+                assert!(lean.plan.arn.is_empty());
+            } else {
+                assert_eq!(lean.plan, full.plan);
+                plans_named += 1;
+            }
+        }
+        assert_eq!(plans_named, 2);
+        assert!(s.classify(&cases[0], None).verdicts.iter().all(|v| v.ok));
     }
 
     #[test]

@@ -369,6 +369,20 @@ impl Engine {
         self.evaluate_classified(r, classification, &mut |_| None, Keep::ALL)
     }
 
+    /// Classifies `r` for a scan keeping `keep`: when passing verdicts are only counted (and the
+    /// resource's tags were observed, so a passing verdict stays PASS), without their messages
+    /// and evidence ([`TagPolicy::classify_counting`]).
+    fn classify_for(&self, r: &Resource, keep: Keep) -> Option<Classification> {
+        let tp = self.tag_policy.as_ref()?;
+        Some(
+            if keep.pass || r.unobserved.iter().any(|u| u.path == "tags") {
+                tp.classify(r, None)
+            } else {
+                tp.classify_counting(r, None)
+            },
+        )
+    }
+
     /// The id of the tag-policy check for `key`.
     fn tag_id(&self, key: &str) -> Arc<str> {
         self.tag_ids
@@ -689,14 +703,14 @@ impl Engine {
             return batch
                 .par_iter()
                 .map(|r| {
-                    let c = self.tag_policy.as_ref().map(|tp| tp.classify(r, None));
+                    let c = self.classify_for(r, keep);
                     self.evaluate_classified(r, c, &mut |_| None, keep)
                 })
                 .collect();
         }
         let classes: Vec<Option<Classification>> = batch
             .par_iter()
-            .map(|r| self.tag_policy.as_ref().map(|tp| tp.classify(r, None)))
+            .map(|r| self.classify_for(r, keep))
             .collect();
         let tags_of = |i: usize| {
             classes[i]

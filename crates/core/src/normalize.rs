@@ -524,6 +524,79 @@ fn s3_part<'a>(doc: &'a Value, names: &[&str]) -> Option<(&'static str, &'a Valu
     None
 }
 
+// The keys under which an S3 bucket document carries each reply (the operation first).
+const S3_ACL: &[&str] = &["GetBucketAcl", "s3.GetBucketAcl", "Acl"];
+const S3_POLICY: &[&str] = &["GetBucketPolicy", "s3.GetBucketPolicy", "Policy"];
+const S3_VERSIONING: &[&str] = &[
+    "GetBucketVersioning",
+    "s3.GetBucketVersioning",
+    "Versioning",
+];
+const S3_LOGGING: &[&str] = &["GetBucketLogging", "s3.GetBucketLogging", "Logging"];
+const S3_ENCRYPTION: &[&str] = &[
+    "GetBucketEncryption",
+    "s3.GetBucketEncryption",
+    "ServerSideEncryptionConfiguration",
+    "Encryption",
+];
+const S3_PUBLIC_ACCESS_BLOCK: &[&str] = &[
+    "GetPublicAccessBlock",
+    "s3.GetPublicAccessBlock",
+    "PublicAccessBlockConfiguration",
+    "PublicAccessBlock",
+];
+const S3_LIFECYCLE: &[&str] = &[
+    "GetBucketLifecycleConfiguration",
+    "s3.GetBucketLifecycleConfiguration",
+    "Lifecycle",
+    "LifecycleConfiguration",
+];
+const S3_OWNERSHIP: &[&str] = &[
+    "GetBucketOwnershipControls",
+    "s3.GetBucketOwnershipControls",
+    "OwnershipControls",
+];
+const S3_POLICY_STATUS: &[&str] = &["GetBucketPolicyStatus", "s3.GetBucketPolicyStatus"];
+
+/// Where the attributes of a converted S3 bucket come from in its document: for each attribute
+/// (`supplementaryConfiguration.KEY` or `configuration.KEY`), the document keys it is made of.
+/// [`crate::projection`] keeps those keys of a bucket document when a check reads the attribute.
+pub(crate) const S3_SOURCES: &[(&str, &[&str])] = &[
+    ("supplementaryConfiguration.AccessControlList", S3_ACL),
+    ("supplementaryConfiguration.BucketPolicy", S3_POLICY),
+    (
+        "supplementaryConfiguration.BucketVersioningConfiguration",
+        S3_VERSIONING,
+    ),
+    (
+        "supplementaryConfiguration.BucketLoggingConfiguration",
+        S3_LOGGING,
+    ),
+    (
+        "supplementaryConfiguration.ServerSideEncryptionConfiguration",
+        S3_ENCRYPTION,
+    ),
+    (
+        "supplementaryConfiguration.PublicAccessBlockConfiguration",
+        S3_PUBLIC_ACCESS_BLOCK,
+    ),
+    (
+        "supplementaryConfiguration.BucketLifecycleConfiguration",
+        S3_LIFECYCLE,
+    ),
+    (
+        "supplementaryConfiguration.BucketOwnershipControls",
+        S3_OWNERSHIP,
+    ),
+    (
+        "supplementaryConfiguration.BucketPolicyStatus",
+        S3_POLICY_STATUS,
+    ),
+    ("configuration.owner", S3_ACL),
+    ("configuration.name", &["Name", "Bucket"]),
+    ("configuration.creationDate", &["CreationDate"]),
+];
+
 /// Converts an S3 bucket document (Describe-shaped envelope or a bundle of Get* replies).
 fn s3_convert(doc: &Value, complete: bool) -> (Converted, Tags, Option<String>) {
     let mut supp = Map::new();
@@ -561,11 +634,8 @@ fn s3_convert(doc: &Value, complete: bool) -> (Converted, Tags, Option<String>) 
                 }
             },
         };
-    handle(
-        &["GetBucketAcl", "s3.GetBucketAcl", "Acl"],
-        "AccessControlList",
-        &mut |d| {
-            let grants: Vec<Value> = d
+    handle(S3_ACL, "AccessControlList", &mut |d| {
+        let grants: Vec<Value> = d
             .get("Grants")
             .and_then(Value::as_array)
             .cloned()
@@ -579,59 +649,37 @@ fn s3_convert(doc: &Value, complete: bool) -> (Converted, Tags, Option<String>) 
                 })
             })
             .collect();
-            let owner = d.get("Owner").cloned().unwrap_or(Value::Null);
-            Some(
-                json!({"grantList": grants, "owner": {"id": owner.get("ID"), "displayName": owner.get("DisplayName")}}),
-            )
-        },
-    );
+        let owner = d.get("Owner").cloned().unwrap_or(Value::Null);
+        Some(
+            json!({"grantList": grants, "owner": {"id": owner.get("ID"), "displayName": owner.get("DisplayName")}}),
+        )
+    });
+    handle(S3_POLICY, "BucketPolicy", &mut |d| {
+        let text = match d {
+            Value::Object(m) => m.get("Policy").cloned().unwrap_or(Value::Null),
+            other => other.clone(),
+        };
+        let text = match text {
+            Value::Object(_) | Value::Array(_) => Value::String(text.to_string()),
+            t => t,
+        };
+        Some(json!({"policyText": text}))
+    });
+    handle(S3_VERSIONING, "BucketVersioningConfiguration", &mut |d| {
+        Some(json!({
+            "status": d.get("Status").cloned().unwrap_or(json!("Off")),
+            "isMfaDeleteEnabled": d.get("MFADelete").map(|m| json!(m == "Enabled")),
+        }))
+    });
+    handle(S3_LOGGING, "BucketLoggingConfiguration", &mut |d| {
+        let le = d.get("LoggingEnabled");
+        Some(json!({
+            "destinationBucketName": le.and_then(|l| l.get("TargetBucket")),
+            "logFilePrefix": le.and_then(|l| l.get("TargetPrefix")),
+        }))
+    });
     handle(
-        &["GetBucketPolicy", "s3.GetBucketPolicy", "Policy"],
-        "BucketPolicy",
-        &mut |d| {
-            let text = match d {
-                Value::Object(m) => m.get("Policy").cloned().unwrap_or(Value::Null),
-                other => other.clone(),
-            };
-            let text = match text {
-                Value::Object(_) | Value::Array(_) => Value::String(text.to_string()),
-                t => t,
-            };
-            Some(json!({"policyText": text}))
-        },
-    );
-    handle(
-        &[
-            "GetBucketVersioning",
-            "s3.GetBucketVersioning",
-            "Versioning",
-        ],
-        "BucketVersioningConfiguration",
-        &mut |d| {
-            Some(json!({
-                "status": d.get("Status").cloned().unwrap_or(json!("Off")),
-                "isMfaDeleteEnabled": d.get("MFADelete").map(|m| json!(m == "Enabled")),
-            }))
-        },
-    );
-    handle(
-        &["GetBucketLogging", "s3.GetBucketLogging", "Logging"],
-        "BucketLoggingConfiguration",
-        &mut |d| {
-            let le = d.get("LoggingEnabled");
-            Some(json!({
-                "destinationBucketName": le.and_then(|l| l.get("TargetBucket")),
-                "logFilePrefix": le.and_then(|l| l.get("TargetPrefix")),
-            }))
-        },
-    );
-    handle(
-        &[
-            "GetBucketEncryption",
-            "s3.GetBucketEncryption",
-            "ServerSideEncryptionConfiguration",
-            "Encryption",
-        ],
+        S3_ENCRYPTION,
         "ServerSideEncryptionConfiguration",
         &mut |d| {
             let sse = d.get("ServerSideEncryptionConfiguration").unwrap_or(d);
@@ -656,12 +704,7 @@ fn s3_convert(doc: &Value, complete: bool) -> (Converted, Tags, Option<String>) 
         },
     );
     handle(
-        &[
-            "GetPublicAccessBlock",
-            "s3.GetPublicAccessBlock",
-            "PublicAccessBlockConfiguration",
-            "PublicAccessBlock",
-        ],
+        S3_PUBLIC_ACCESS_BLOCK,
         "PublicAccessBlockConfiguration",
         &mut |d| {
             let p = d.get("PublicAccessBlockConfiguration").unwrap_or(d);
@@ -673,29 +716,14 @@ fn s3_convert(doc: &Value, complete: bool) -> (Converted, Tags, Option<String>) 
             }))
         },
     );
-    handle(
-        &[
-            "GetBucketLifecycleConfiguration",
-            "s3.GetBucketLifecycleConfiguration",
-            "Lifecycle",
-            "LifecycleConfiguration",
-        ],
-        "BucketLifecycleConfiguration",
-        &mut |d| Some(json!({"rules": camel(d.get("Rules").unwrap_or(&json!([])))})),
-    );
-    handle(
-        &[
-            "GetBucketOwnershipControls",
-            "s3.GetBucketOwnershipControls",
-            "OwnershipControls",
-        ],
-        "BucketOwnershipControls",
-        &mut |d| {
-            let oc = d.get("OwnershipControls").unwrap_or(d);
-            Some(json!({"ownershipControls": camel(oc)}))
-        },
-    );
-    if let Some((_, v)) = s3_part(doc, &["GetBucketPolicyStatus", "s3.GetBucketPolicyStatus"]) {
+    handle(S3_LIFECYCLE, "BucketLifecycleConfiguration", &mut |d| {
+        Some(json!({"rules": camel(d.get("Rules").unwrap_or(&json!([])))}))
+    });
+    handle(S3_OWNERSHIP, "BucketOwnershipControls", &mut |d| {
+        let oc = d.get("OwnershipControls").unwrap_or(d);
+        Some(json!({"ownershipControls": camel(oc)}))
+    });
+    if let Some((_, v)) = s3_part(doc, S3_POLICY_STATUS) {
         match reply(v) {
             Reply::Ok(d) => {
                 let st = d.get("PolicyStatus").unwrap_or(&d);

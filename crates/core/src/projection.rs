@@ -8,9 +8,11 @@
 //! anything. The record is then normalised exactly as a fully parsed one would be.
 //!
 //! The projection is conservative: a check that declares no `reads`, a path that reads the
-//! whole configuration or any key (`configuration.*`), a classification scheme that is not the
-//! built-in one, or a type whose normalisation restructures its document (S3 buckets) keeps
-//! every key of the types concerned. Keys are compared case-insensitively (a Describe-shaped
+//! whole configuration or any key (`configuration.*`), or a classification scheme that is not
+//! the built-in one keeps every key of the types concerned. An S3 bucket's Describe-shaped
+//! document is restructured by normalisation (its `Acl` becomes
+//! `supplementaryConfiguration.AccessControlList` and `configuration.owner`): reading such an
+//! attribute keeps the document keys it is made of. Keys are compared case-insensitively (a Describe-shaped
 //! `StorageEncrypted` is the Config item's `storageEncrypted`), and keys that normalisation moves
 //! or reads for names and tags are always kept. Only `configuration` is projected; the envelope
 //! (`arn`, `tags`, `supplementaryConfiguration`, ...) is always read whole.
@@ -25,6 +27,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::normalize;
 use crate::path::{AttrPath, Segment};
 
 /// What to keep of one type's configuration.
@@ -73,6 +76,7 @@ const ALWAYS: &[&str] = &[
     "servicename",
     "clustername",
     "trailname",
+    "bucket",
     "tags",
     "taglist",
     "arn",
@@ -87,8 +91,9 @@ const MOVED: &[(&str, &str)] = &[
     ("settings", "clustersettings"),
 ];
 
-/// Types whose normalisation restructures the document: always read whole.
-const RESTRUCTURED: &[&str] = &["AWS::S3::Bucket"];
+/// The type whose Describe-shaped document normalisation restructures: an attribute of the
+/// converted bucket is made of other keys of the document ([`normalize::S3_SOURCES`]).
+const S3_BUCKET: &str = "AWS::S3::Bucket";
 
 /// Which configuration keys to parse, per resource type. Build it with
 /// [`Engine::projection`](crate::Engine::projection) or [`Projection::builder`].
@@ -210,11 +215,11 @@ impl ProjectionBuilder {
         let segs = path.segments();
         let key = match segs {
             [Segment::Key(root), Segment::Key(k), ..] if root == "configuration" => {
-                Some(k.as_str())
+                Some((root.as_str(), k.as_str()))
             }
             // Normalisation may move a configuration key of the same name here.
             [Segment::Key(root), Segment::Key(k), ..] if root == "supplementaryConfiguration" => {
-                Some(k.as_str())
+                Some((root.as_str(), k.as_str()))
             }
             [Segment::Key(root), ..]
                 if root == "configuration" || root == "supplementaryConfiguration" =>
@@ -224,26 +229,41 @@ impl ProjectionBuilder {
             // The envelope (arn, tags, ...) is always read whole.
             _ => None,
         };
-        let Some(key) = key else {
+        let Some((root, key)) = key else {
             return self;
         };
         let lower = key.to_ascii_lowercase();
         if is_tag_list(&lower) {
             self.tag_readers.extend(types.iter().cloned());
         }
-        let add = |k: &mut Keep| {
+        // What a Describe-shaped bucket document makes the attribute of.
+        let s3: Vec<&str> = normalize::S3_SOURCES
+            .iter()
+            .filter(|(attr, _)| {
+                attr.split_once('.')
+                    .is_some_and(|(r, k)| r == root && k.eq_ignore_ascii_case(key))
+            })
+            .flat_map(|(_, sources)| sources.iter().copied())
+            .collect();
+        let add = |k: &mut Keep, bucket: bool| {
             k.add(&lower);
             for (from, to) in MOVED {
                 if *to == lower {
                     k.add(from);
                 }
             }
+            if bucket {
+                s3.iter().for_each(|s| k.add(s));
+            }
         };
         for t in types {
             if t == "*" {
-                add(&mut self.every);
+                add(&mut self.every, true);
             } else {
-                add(self.by_type.entry(t.clone()).or_insert_with(base));
+                add(
+                    self.by_type.entry(t.clone()).or_insert_with(base),
+                    t == S3_BUCKET,
+                );
             }
         }
         self
@@ -252,9 +272,6 @@ impl ProjectionBuilder {
     /// The projection.
     pub fn build(&self) -> Projection {
         let mut by_type = self.by_type.clone();
-        for t in RESTRUCTURED {
-            by_type.insert((*t).to_string(), Keep::All);
-        }
         let mut any = self.every.clone();
         for k in by_type.values_mut() {
             k.merge(&self.every);
@@ -483,9 +500,87 @@ mod tests {
         assert!(pr.keeps(Some("AWS::IAM::User"), "AccessKeys"));
         assert!(pr.keeps(Some("AWS::IAM::User"), "AccessKeyMetadata"));
         assert!(!pr.keeps(Some("AWS::EC2::Instance"), "NetworkInterfaces"));
-        assert!(pr.keeps(Some("AWS::S3::Bucket"), "Acl"));
-        // Type unknown when the configuration comes: the union, which holds all of S3's.
-        assert!(pr.keeps(None, "StorageEncrypted") && pr.keeps(None, "NetworkInterfaces"));
+        // Type unknown when the configuration comes: the union of every type's keys.
+        assert!(pr.keeps(None, "StorageEncrypted") && pr.keeps(None, "AccessKeyMetadata"));
+        assert!(!pr.keeps(None, "NetworkInterfaces"));
+    }
+
+    #[test]
+    fn a_bucket_document_keeps_the_keys_its_read_attributes_are_made_of() {
+        let s3 = ["AWS::S3::Bucket".to_string()];
+        let mut b = Projection::builder();
+        b.read(
+            &s3,
+            &p("supplementaryConfiguration.PublicAccessBlockConfiguration.blockPublicAcls"),
+        );
+        let pr = b.build();
+        let t = Some("AWS::S3::Bucket");
+        for k in [
+            "GetPublicAccessBlock",
+            "s3.GetPublicAccessBlock",
+            "PublicAccessBlock",
+            "PublicAccessBlockConfiguration",
+            "Name",
+            "Bucket",
+        ] {
+            assert!(pr.keeps(t, k), "{k}");
+        }
+        for k in [
+            "Acl",
+            "GetBucketAcl",
+            "Logging",
+            "ServerSideEncryptionConfiguration",
+        ] {
+            assert!(!pr.keeps(t, k), "{k}");
+        }
+        // Another type reading the same attribute does not keep the bucket's sources.
+        assert!(!pr.keeps(Some("AWS::EC2::Volume"), "GetPublicAccessBlock"));
+        // The owner is made of the ACL reply; a read on every type keeps it for buckets too.
+        let mut b = Projection::builder();
+        b.read(&["*".to_string()], &p("configuration.owner.id"));
+        let pr = b.build();
+        assert!(pr.keeps(t, "Acl") && pr.keeps(t, "GetBucketAcl") && pr.keeps(t, "owner"));
+        assert!(!pr.keeps(t, "Logging"));
+        // The projected bucket converts to the same attributes as the whole one.
+        let mut b = Projection::builder();
+        b.read(
+            &s3,
+            &p("supplementaryConfiguration.ServerSideEncryptionConfiguration"),
+        )
+        .read(&s3, &p("configuration.owner"));
+        let pr = b.build();
+        let line = br#"{"arn":"arn:aws:s3:::b","resourceType":"AWS::S3::Bucket","tags":{},"configuration":{"Name":"b","Acl":{"Owner":{"ID":"o"},"Grants":[]},"Logging":{},"ServerSideEncryptionConfiguration":{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]},"Versioning":{"Status":"Enabled"}}}"#;
+        let (v, shape) = pr.parse(line).unwrap();
+        let mut keys: Vec<_> = v["configuration"].as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["Acl", "Name", "ServerSideEncryptionConfiguration"]);
+        let projected = crate::normalize::config_item_shaped(v, shape).unwrap();
+        let whole =
+            crate::normalize::config_item_shaped(serde_json::from_slice(line).unwrap(), None)
+                .unwrap();
+        let (
+            crate::normalize::Normalised::Resources(a),
+            crate::normalize::Normalised::Resources(b),
+        ) = (projected, whole)
+        else {
+            panic!("not resources")
+        };
+        assert_eq!(a[0].configuration, b[0].configuration);
+        let sse = "ServerSideEncryptionConfiguration";
+        assert_eq!(
+            a[0].supplementary_configuration.get(sse),
+            b[0].supplementary_configuration.get(sse)
+        );
+        assert!(a[0].supplementary_configuration.get(sse).is_some());
+        assert!(
+            !a[0]
+                .supplementary_configuration
+                .contains_key("BucketVersioningConfiguration")
+        );
+        assert!(
+            b[0].supplementary_configuration
+                .contains_key("BucketVersioningConfiguration")
+        );
     }
 
     #[test]
@@ -551,9 +646,11 @@ mod tests {
         assert_eq!(v["configuration"], serde_json::json!({"Encrypted": false}));
         assert_eq!(v["resourceType"], "AWS::EC2::Volume");
         assert_eq!(shape, Some(true));
-        // No type at all: the union of every type's keys (all of S3's).
-        let (v, _) = pr.parse(br#"{"configuration":{"Size":8}}"#).unwrap();
-        assert_eq!(v["configuration"], serde_json::json!({"Size": 8}));
+        // No type at all: the union of every type's keys.
+        let (v, _) = pr
+            .parse(br#"{"configuration":{"Size":8,"Encrypted":true}}"#)
+            .unwrap();
+        assert_eq!(v["configuration"], serde_json::json!({"Encrypted": true}));
         // Not an object: parsed whole.
         let (v, shape) = pr.parse(br#"[{"configuration":{"Size":8}}]"#).unwrap();
         assert_eq!(v[0]["configuration"]["Size"], 8);
