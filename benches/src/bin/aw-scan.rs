@@ -16,6 +16,11 @@ const KEEP: Keep = Keep {
     not_applicable: false,
 };
 
+/// The findings written: the ones that neither pass nor do not apply.
+fn written(s: Status) -> bool {
+    s != Status::Pass && s != Status::NotApplicable
+}
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -30,11 +35,20 @@ impl<W: Write> ScanSink for Sink<W> {
         self.results += result.tallied.len() as u64;
         for f in &result.findings {
             self.results += 1;
-            if f.status != Status::Pass && f.status != Status::NotApplicable {
+            if written(f.status) {
                 self.fails += 1;
                 let _ = writeln!(self.out, "{}", assetwarden_core::output::ndjson_line(f));
             }
         }
+    }
+    // As the CLI: the batch's lines rendered on every core.
+    fn on_batch(&mut self, _rs: &[Resource], results: &[ResourceResult]) {
+        for res in results {
+            self.results += (res.tallied.len() + res.findings.len()) as u64;
+            self.fails += res.findings.iter().filter(|f| written(f.status)).count() as u64;
+        }
+        let lines = assetwarden_core::output::ndjson_batch(results, &|f| written(f.status));
+        let _ = self.out.write_all(&lines);
     }
     // As the CLI with `--no-pass`: passing and not-applicable verdicts are only counted.
     fn keeps(&self, status: Status) -> bool {
@@ -86,9 +100,7 @@ fn main() -> anyhow::Result<()> {
             fails: 0,
             results: 0,
         };
-        for (r, res) in rs.iter().zip(&results) {
-            sink.on_result(r, res);
-        }
+        sink.on_batch(&rs, &results);
         sink.out.flush()?;
         let write_s = t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();

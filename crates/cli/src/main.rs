@@ -609,6 +609,23 @@ impl ScanSink for CliSink<'_> {
         self.report.on_result(r, res);
         self.stream(&res.findings);
     }
+    // As `on_result` for each, with the batch's NDJSON lines rendered on every core.
+    fn on_batch(&mut self, resources: &[Resource], results: &[ResourceResult]) {
+        for (r, res) in resources.iter().zip(results) {
+            self.report.on_result(r, res);
+        }
+        let Some(w) = self.ndjson.as_mut() else {
+            return;
+        };
+        if self.write_error.is_some() {
+            return;
+        }
+        let streamed = self.streamed;
+        let lines = output::ndjson_batch(results, &|f| streamed.keeps(f.status));
+        if let Err(e) = w.write_all(&lines) {
+            self.write_error = Some(e);
+        }
+    }
     fn on_event(&mut self, e: &SourceEvent) {
         if let SourceEvent::Error { location, message } = e {
             let line = format!("error: {location}: {message}");

@@ -796,9 +796,7 @@ impl Engine {
             not_applicable: sink.keeps(Status::NotApplicable),
         };
         let results = self.evaluate_batch_keeping(batch, keep);
-        for (r, res) in batch.iter().zip(&results) {
-            sink.on_result(r, res);
-        }
+        sink.on_batch(batch, &results);
         *done += batch.len() as u64;
         sink.on_progress(*done);
         // Freeing a batch's resources and findings (millions of small allocations) is work

@@ -120,6 +120,29 @@ pub fn ndjson_line(f: &Finding) -> String {
     serde_json::to_string(f).unwrap_or_default()
 }
 
+/// The NDJSON lines of a batch's findings that `keep` selects, in order, rendered on every core
+/// (a large scan writes tens of thousands of lines: one thread would hold the scan back).
+pub fn ndjson_batch(
+    results: &[crate::engine::ResourceResult],
+    keep: &(dyn Fn(&Finding) -> bool + Sync),
+) -> Vec<u8> {
+    use rayon::prelude::*;
+    let parts: Vec<Vec<u8>> = results
+        .par_chunks(256)
+        .map(|chunk| {
+            let mut out = Vec::new();
+            for f in chunk.iter().flat_map(|r| &r.findings).filter(|f| keep(f)) {
+                // A finding always serialises (string keys, finite numbers).
+                if serde_json::to_writer(&mut out, f).is_ok() {
+                    out.push(b'\n');
+                }
+            }
+            out
+        })
+        .collect();
+    parts.concat()
+}
+
 /// Options for ASFF.
 #[derive(Debug, Clone, Default)]
 pub struct AsffOptions {

@@ -130,6 +130,14 @@ pub struct ApiCallCount {
 pub trait ScanSink {
     /// One resource's results.
     fn on_result(&mut self, resource: &Resource, result: &ResourceResult);
+    /// A batch's results, in the order of its resources. The default hands each to
+    /// [`ScanSink::on_result`]; a sink with work it can spread over every core (rendering output
+    /// lines, see [`crate::output::ndjson_batch`]) does it here.
+    fn on_batch(&mut self, resources: &[Resource], results: &[ResourceResult]) {
+        for (r, res) in resources.iter().zip(results) {
+            self.on_result(r, res);
+        }
+    }
     /// A source event other than a resource (errors, gaps, skipped records).
     fn on_event(&mut self, _event: &SourceEvent) {}
     /// Findings not tied to one resource (UNKNOWN results for what a source could not see).

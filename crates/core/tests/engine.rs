@@ -403,6 +403,9 @@ fn verdicts_a_sink_does_not_keep_are_counted_not_built() {
     assert_eq!(full.summary, lean.summary);
     assert_eq!(full.coverage, lean.coverage);
     assert_eq!(full.classification, lean.classification);
+    // Classification that only counts passing verdicts plans the same changes, named.
+    assert!(!full.tag_plans.is_empty());
+    assert_eq!(full.tag_plans, lean.tag_plans);
     // ... and the same findings, but for the verdicts left out.
     let kept: Vec<_> = full
         .findings
@@ -421,4 +424,31 @@ fn verdicts_a_sink_does_not_keep_are_counted_not_built() {
     assert_eq!(sink.passing_findings, 0);
     assert_eq!((sink.tallied_pass, sink.tallied_na), (passes, nas));
     assert_eq!(sink.findings, kept.len() as u64);
+}
+
+/// The batch renderer writes what one `ndjson_line` per kept finding writes, in order, over
+/// several of its parallel chunks.
+#[test]
+fn ndjson_batches_are_the_lines_in_order() {
+    let e = engine();
+    let rs: Vec<Resource> = InventoryBytes::new("i", tagged_inventory())
+        .events()
+        .filter_map(|ev| match ev {
+            SourceEvent::Resource(r) => Some(*r),
+            _ => None,
+        })
+        .collect();
+    let mut results = Vec::new();
+    while results.len() < 1000 {
+        results.extend(e.evaluate_batch_keeping(&rs, assetwarden_core::Keep::ALL));
+    }
+    let keep = |f: &assetwarden_core::Finding| f.status != Status::Pass;
+    let mut want = String::new();
+    for f in results.iter().flat_map(|r| &r.findings).filter(|f| keep(f)) {
+        want.push_str(&assetwarden_core::output::ndjson_line(f));
+        want.push('\n');
+    }
+    let got = assetwarden_core::output::ndjson_batch(&results, &keep);
+    assert!(want.lines().count() > 1000, "{}", want.lines().count());
+    assert_eq!(String::from_utf8(got).unwrap(), want);
 }
