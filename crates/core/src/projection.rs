@@ -163,23 +163,36 @@ impl Projection {
     /// exports) is read twice: once to learn the type, skipping the configuration, then with
     /// that type's keys.
     pub fn parse(&self, bytes: &[u8]) -> serde_json::Result<(Value, Option<bool>)> {
-        let first = self.parse_with(bytes, None)?;
+        self.parse_read(|| serde_json::de::SliceRead::new(bytes))
+    }
+
+    /// [`Projection::parse`] of a record already known to be UTF-8 (validated once, as a whole,
+    /// by the caller): its strings are not validated again one by one.
+    pub fn parse_str(&self, text: &str) -> serde_json::Result<(Value, Option<bool>)> {
+        self.parse_read(|| serde_json::de::StrRead::new(text))
+    }
+
+    fn parse_read<'de, R: serde_json::de::Read<'de>>(
+        &self,
+        read: impl Fn() -> R,
+    ) -> serde_json::Result<(Value, Option<bool>)> {
+        let first = self.parse_with(read(), None)?;
         if !first.2 {
             return Ok((first.0, first.1));
         }
         let rtype = first.0.get("resourceType").and_then(Value::as_str);
         let keep = self.keep_for(rtype);
         let skip_tags = self.skips_tag_list(rtype, first.0.get("tags").is_some());
-        let second = self.parse_with(bytes, Some((keep, skip_tags)))?;
+        let second = self.parse_with(read(), Some((keep, skip_tags)))?;
         Ok((second.0, second.1))
     }
 
-    fn parse_with(
+    fn parse_with<'de, R: serde_json::de::Read<'de>>(
         &self,
-        bytes: &[u8],
+        read: R,
         keep: Option<(&Keep, bool)>,
     ) -> serde_json::Result<(Value, Option<bool>, bool)> {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let mut de = serde_json::Deserializer::new(read);
         let out = Record { proj: self, keep }.deserialize(&mut de)?;
         de.end()?;
         Ok(out)

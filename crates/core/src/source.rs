@@ -536,9 +536,33 @@ fn parse_record(
     col: usize,
     pending: &mut std::collections::VecDeque<SourceEvent>,
 ) {
+    // JSON is UTF-8: the record is validated once, as a whole (fast on ASCII), and its strings
+    // are then not validated one by one, nor are the ones a projection skips left unchecked.
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.valid_up_to();
+            let before = &bytes[..at];
+            let (l, c) = match before.iter().rposition(|&b| b == b'\n') {
+                None => (line, col + at),
+                Some(nl) => (
+                    line + before.iter().filter(|&&b| b == b'\n').count(),
+                    at - nl,
+                ),
+            };
+            pending.push_back(SourceEvent::Error {
+                location: format!("{label}:{l}:{c}"),
+                message: format!(
+                    "invalid JSON: invalid UTF-8 (byte 0x{:02x})",
+                    bytes.get(at).copied().unwrap_or_default()
+                ),
+            });
+            return;
+        }
+    };
     let parsed = match proj {
-        Some(p) => p.parse(bytes),
-        None => serde_json::from_slice::<Value>(bytes).map(|v| (v, None)),
+        Some(p) => p.parse_str(text),
+        None => serde_json::from_str::<Value>(text).map(|v| (v, None)),
     };
     match parsed {
         Ok((v, shape)) => {
@@ -859,6 +883,60 @@ mod tests {
         assert_eq!(n, 3, "{errs:?}");
         assert_eq!(errs.len(), 1);
         assert!(errs[0].starts_with("inv:2:"), "{errs:?}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_where_it_is_and_the_rest_read() {
+        let proj = {
+            let mut b = crate::projection::Projection::builder();
+            b.read(
+                &["AWS::EC2::Volume".into()],
+                &crate::path::AttrPath::parse("configuration.encrypted").unwrap(),
+            );
+            Arc::new(b.build())
+        };
+        // The bad byte is in a value no check reads: a projection skips it, and it is still an
+        // error (JSON is UTF-8), with and without the projection.
+        let bad = [
+            br#"{"resourceType":"AWS::EC2::Volume","arn":"arn:aws:ec2:us-east-1:123456789012:volume/vol-2","configuration":{"z":""#.as_slice(),
+            &[0xff],
+            br#"","encrypted":true}}"#,
+        ]
+        .concat();
+        let col = bad.iter().position(|&b| b == 0xff).unwrap() + 1;
+        let text = [
+            format!("{}\n", item(1)).as_bytes(),
+            &bad,
+            format!("\n{}\n", item(3)).as_bytes(),
+        ]
+        .concat();
+        for p in [None, Some(proj)] {
+            let ev: Vec<SourceEvent> = InventoryBytes::new("inv", text.clone())
+                .projection(p)
+                .events()
+                .collect();
+            let (n, errs) = summary(&ev);
+            assert_eq!(n, 2, "{errs:?}");
+            assert_eq!(
+                errs,
+                [format!(
+                    "inv:2:{col} invalid JSON: invalid UTF-8 (byte 0xff)"
+                )]
+            );
+        }
+        // In a value spread over lines: the line and column of the byte itself.
+        let pretty = [
+            b"{\n  \"resourceType\": \"AWS::EC2::Volume\",\n  \"z\": \"".as_slice(),
+            &[0xff],
+            b"\"\n}\n",
+        ]
+        .concat();
+        let (_, errs) = summary(
+            &InventoryBytes::new("inv", pretty)
+                .events()
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(errs, ["inv:3:9 invalid JSON: invalid UTF-8 (byte 0xff)"]);
     }
 
     #[test]
