@@ -145,6 +145,12 @@ fn json_key(out: &mut Vec<u8>, key: &str) {
     out.push(b':');
 }
 
+/// `,"key":"value"`.
+fn json_field(out: &mut Vec<u8>, key: &str, value: &str) {
+    json_key(out, key);
+    json_str(out, value);
+}
+
 fn json_strs(out: &mut Vec<u8>, key: &str, v: &[String]) {
     if v.is_empty() {
         return;
@@ -171,27 +177,19 @@ fn json_value<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
 pub fn finding_json(f: &Finding, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"id\":");
     json_str(out, &f.id);
-    json_key(out, "check_id");
-    json_str(out, &f.check_id);
-    json_key(out, "title");
-    json_str(out, &f.title);
+    json_field(out, "check_id", &f.check_id);
+    json_field(out, "title", &f.title);
     json_key(out, "kind");
     json_value(out, &f.kind);
-    json_key(out, "status");
-    json_str(out, f.status.as_str());
-    json_key(out, "severity");
-    json_str(out, f.severity.as_str());
+    json_field(out, "status", f.status.as_str());
+    json_field(out, "severity", f.severity.as_str());
     let r = &f.resource;
     out.extend_from_slice(b",\"resource\":{\"arn\":");
     json_str(out, &r.arn);
-    json_key(out, "resource_type");
-    json_str(out, &r.resource_type);
-    json_key(out, "account_id");
-    json_str(out, &r.account_id);
-    json_key(out, "region");
-    json_str(out, &r.region);
-    json_key(out, "name");
-    json_str(out, &r.name);
+    json_field(out, "resource_type", &r.resource_type);
+    json_field(out, "account_id", &r.account_id);
+    json_field(out, "region", &r.region);
+    json_field(out, "name", &r.name);
     out.extend_from_slice(b",\"tags\":{");
     for (i, (k, v)) in r.tags.iter().enumerate() {
         if i > 0 {
@@ -202,8 +200,7 @@ pub fn finding_json(f: &Finding, out: &mut Vec<u8>) {
         json_str(out, v);
     }
     out.extend_from_slice(b"}}");
-    json_key(out, "message");
-    json_str(out, &f.message);
+    json_field(out, "message", &f.message);
     if !f.evidence.is_empty() {
         out.extend_from_slice(b",\"evidence\":[");
         for (i, e) in f.evidence.iter().enumerate() {
@@ -215,8 +212,7 @@ pub fn finding_json(f: &Finding, out: &mut Vec<u8>) {
             json_key(out, "value");
             json_value(out, &e.value);
             if let Some(src) = &e.source {
-                json_key(out, "source");
-                json_str(out, src);
+                json_field(out, "source", src);
             }
             out.push(b'}');
         }
@@ -226,14 +222,12 @@ pub fn finding_json(f: &Finding, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"references\":{");
     let start = out.len();
     if let Some(s) = &refs.securityhub {
-        json_key(out, "securityhub");
-        json_str(out, s);
+        json_field(out, "securityhub", s);
     }
     json_strs(out, "cis", &refs.cis);
     json_strs(out, "cce", &refs.cce);
     if let Some(s) = &refs.config_rule {
-        json_key(out, "config_rule");
-        json_str(out, s);
+        json_field(out, "config_rule", s);
     }
     json_strs(out, "frameworks", &refs.frameworks);
     json_strs(out, "urls", &refs.urls);
@@ -243,8 +237,7 @@ pub fn finding_json(f: &Finding, out: &mut Vec<u8>) {
     }
     out.push(b'}');
     if let Some(s) = &f.remediation {
-        json_key(out, "remediation");
-        json_str(out, s);
+        json_field(out, "remediation", s);
     }
     if let Some(s) = &f.suppression {
         json_key(out, "suppression");
