@@ -8,7 +8,6 @@ import os
 import pathlib
 import shutil
 import subprocess
-import tempfile
 import urllib.request
 
 import boto3
@@ -88,10 +87,6 @@ def scan_json(endpoint, *extra, regions="us-east-1", check=None):
     if check is not None:
         assert p.returncode == check, p.stderr
     return json.loads(p.stdout), p
-
-
-def proxy_tmp():
-    return pathlib.Path(tempfile.mkdtemp(prefix="aw-test-"))
 
 
 def by(report, check_id, arn_part):
@@ -267,11 +262,11 @@ def test_a_bucket_call_denied_marks_only_that_part_unknown(proxy):
     assert by(report, "aws.s3.encryption", "half-visible")[0]["status"] == "FAIL"
 
 
-def test_throttling_is_retried_within_bounds(proxy):
+def test_throttling_is_retried_within_bounds(proxy, tmp_path):
     seed_estate(proxy.url)
     proxy.rules.append(lambda c, n: json_error(400, "ThrottlingException", "Rate exceeded")
                        if c.op == "GetResources" and n < 2 else None)
-    d = proxy_tmp()
+    d = tmp_path
     report, p = scan_json(proxy.url, "--no-config", "--state", str(d / "s.db"), "--metrics-file", str(d / "aw.prom"))
     assert len(proxy.ops("GetResources")) == 3
     tags = {f["resource"]["arn"]: f["resource"].get("tags", {}) for f in report["findings"]}
