@@ -16,11 +16,6 @@ const KEEP: Keep = Keep {
     not_applicable: false,
 };
 
-/// The findings written: the ones that neither pass nor do not apply.
-fn written(s: Status) -> bool {
-    s != Status::Pass && s != Status::NotApplicable
-}
-
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -35,7 +30,7 @@ impl<W: Write> ScanSink for Sink<W> {
         self.results += result.tallied.len() as u64;
         for f in &result.findings {
             self.results += 1;
-            if written(f.status) {
+            if KEEP.keeps(f.status) {
                 self.fails += 1;
                 let _ = writeln!(self.out, "{}", assetwarden_core::output::ndjson_line(f));
             }
@@ -45,9 +40,9 @@ impl<W: Write> ScanSink for Sink<W> {
     fn on_batch(&mut self, _rs: &[Resource], results: &[ResourceResult]) {
         for res in results {
             self.results += (res.tallied.len() + res.findings.len()) as u64;
-            self.fails += res.findings.iter().filter(|f| written(f.status)).count() as u64;
+            self.fails += res.findings.iter().filter(|f| KEEP.keeps(f.status)).count() as u64;
         }
-        let lines = assetwarden_core::output::ndjson_batch(results, &|f| written(f.status));
+        let lines = assetwarden_core::output::ndjson_batch(results, &|f| KEEP.keeps(f.status));
         let _ = self.out.write_all(&lines);
     }
     // As the CLI with `--no-pass`: passing and not-applicable verdicts are only counted.
