@@ -94,11 +94,13 @@ fn camel_owned(v: Value) -> Value {
                     let mut c = k.chars();
                     let key = match c.next() {
                         Some(f) if f.is_ascii_lowercase() || !f.is_alphabetic() => k,
+                        // The key's own buffer, its first byte lower-cased: no copy.
                         Some(f) if f.is_ascii_uppercase() => {
-                            let mut s = String::with_capacity(k.len());
-                            s.push(f.to_ascii_lowercase());
-                            s.push_str(c.as_str());
-                            s
+                            let mut k = k;
+                            if let Some(first) = k.get_mut(..1) {
+                                first.make_ascii_lowercase();
+                            }
+                            k
                         }
                         Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
                         None => String::new(),

@@ -171,6 +171,24 @@ fn json_value<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
     let _ = serde_json::to_writer(&mut *out, v);
 }
 
+/// A time as serde_json writes it. A scan's findings carry the same few times (the scan's own,
+/// mostly): each thread keeps the last one written, so chrono formats it once, not twice per
+/// finding (formatting was a third of the cost of writing a finding).
+fn json_time(out: &mut Vec<u8>, t: &chrono::DateTime<chrono::Utc>) {
+    thread_local! {
+        static LAST: std::cell::RefCell<(Option<chrono::DateTime<chrono::Utc>>, Vec<u8>)> =
+            const { std::cell::RefCell::new((None, Vec::new())) };
+    }
+    LAST.with_borrow_mut(|(last, text)| {
+        if *last != Some(*t) {
+            text.clear();
+            json_value(text, t);
+            *last = Some(*t);
+        }
+        out.extend_from_slice(text);
+    });
+}
+
 /// A finding as JSON, byte for byte what `serde_json::to_writer` writes for it (see the test
 /// `the_finding_writer_writes_what_serde_writes`), without serde_json's byte-by-byte escaping
 /// of strings that need none: rendering findings was a tenth of a large scan's instructions.
@@ -244,9 +262,9 @@ pub fn finding_json(f: &Finding, out: &mut Vec<u8>) {
         json_value(out, s);
     }
     json_key(out, "first_seen");
-    json_value(out, &f.first_seen);
+    json_time(out, &f.first_seen);
     json_key(out, "last_seen");
-    json_value(out, &f.last_seen);
+    json_time(out, &f.last_seen);
     if let Some(v) = &f.vulnerability {
         json_key(out, "vulnerability");
         json_value(out, v);
