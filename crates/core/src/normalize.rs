@@ -184,6 +184,78 @@ fn embedded_owned(v: Value) -> Value {
     }
 }
 
+/// The string fields of a configuration item's envelope, in the order of [`Envelope`]'s slots.
+pub(crate) const ENVELOPE_KEYS: [&str; 8] = [
+    "arn",
+    "resourceType",
+    "resourceId",
+    "accountId",
+    "awsRegion",
+    "resourceName",
+    "configurationItemCaptureTime",
+    "resourceCreationTime",
+];
+const E_ARN: usize = 0;
+const E_TYPE: usize = 1;
+const E_ID: usize = 2;
+const E_ACCOUNT: usize = 3;
+const E_REGION: usize = 4;
+const E_NAME: usize = 5;
+const E_CAPTURED: usize = 6;
+const E_CREATED: usize = 7;
+
+/// The string fields of an item's envelope ([`ENVELOPE_KEYS`]), read by the projected parser
+/// into slots instead of a map: no key is allocated, inserted, looked up and removed again.
+/// A slot holds the field's last value when that value is a string; a field whose last value
+/// is anything else stays in the item's map, as a full parse would leave it.
+#[derive(Debug, Default)]
+pub(crate) struct Envelope {
+    slots: [Option<String>; ENVELOPE_KEYS.len()],
+}
+
+impl Envelope {
+    /// The slot of a key, if it is one of [`ENVELOPE_KEYS`].
+    pub(crate) fn slot_of(key: &str) -> Option<usize> {
+        ENVELOPE_KEYS.iter().position(|k| *k == key)
+    }
+
+    pub(crate) fn set(&mut self, slot: usize, value: Option<String>) {
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = value;
+        }
+    }
+
+    pub(crate) fn get(&self, slot: usize) -> Option<&str> {
+        self.slots.get(slot).and_then(|s| s.as_deref())
+    }
+
+    /// Whether the item has a `resourceType` (a string: the map may hold any other value).
+    pub(crate) fn has_type(&self) -> bool {
+        self.get(E_TYPE).is_some()
+    }
+
+    pub(crate) fn type_slot() -> usize {
+        E_TYPE
+    }
+
+    /// The field of `slot`, else the first of `keys` in the map that holds a string.
+    fn take(&mut self, slot: usize, m: &mut Map<String, Value>, keys: &[&str]) -> Option<String> {
+        self.slots
+            .get_mut(slot)
+            .and_then(Option::take)
+            .or_else(|| take_str(m, keys))
+    }
+
+    /// Puts the fields back into the map: the record as a full parse reads it.
+    pub(crate) fn restore(self, m: &mut Map<String, Value>) {
+        for (k, v) in ENVELOPE_KEYS.iter().zip(self.slots) {
+            if let Some(s) = v {
+                m.insert((*k).to_string(), Value::String(s));
+            }
+        }
+    }
+}
+
 /// Removes and returns the first of `keys` that holds a string (others are left in place).
 fn take_str(m: &mut Map<String, Value>, keys: &[&str]) -> Option<String> {
     let k = keys
@@ -258,10 +330,19 @@ pub fn config_item(v: &Value) -> Result<Normalised, String> {
 /// of its keys in Pascal case (the kept keys alone may say otherwise).
 /// The item is taken by value: its documents are moved into the resource, not copied.
 pub fn config_item_shaped(v: Value, describe_shaped: Option<bool>) -> Result<Normalised, String> {
-    let mut m = match v {
-        Value::Object(m) => m,
-        other => return Err(format!("expected an object, found {}", kind(&other))),
-    };
+    match v {
+        Value::Object(m) => config_item_parts(Envelope::default(), m, describe_shaped),
+        other => Err(format!("expected an object, found {}", kind(&other))),
+    }
+}
+
+/// [`config_item_shaped`] of an item whose envelope strings were read into `env` (the rest is
+/// `m`): the same resource as the item whole.
+pub(crate) fn config_item_parts(
+    mut env: Envelope,
+    mut m: Map<String, Value>,
+    describe_shaped: Option<bool>,
+) -> Result<Normalised, String> {
     if let Some(ie) = m.get("invokingEvent") {
         let ev = parse_embedded(ie);
         let Some(item) = ev.get("configurationItem") else {
@@ -280,8 +361,10 @@ pub fn config_item_shaped(v: Value, describe_shaped: Option<bool>) -> Result<Nor
     }
     // The item's strings are moved out of it, not copied.
     // SelectResourceConfig returns only the selected fields: the ARN may be inside the configuration.
-    let arn_text = take_str(&mut m, &["arn", "ARN"]).or_else(|| inner_arn(&m));
-    let rtype = take_str(&mut m, &["resourceType"]).or_else(|| {
+    let arn_text = env
+        .take(E_ARN, &mut m, &["arn", "ARN"])
+        .or_else(|| inner_arn(&m));
+    let rtype = env.take(E_TYPE, &mut m, &["resourceType"]).or_else(|| {
         arn_text
             .as_deref()
             .and_then(|a| Arn::parse(a).ok())
@@ -301,14 +384,14 @@ pub fn config_item_shaped(v: Value, describe_shaped: Option<bool>) -> Result<Nor
     {
         return Ok(Normalised::Deleted(arn_text.unwrap_or_default()));
     }
-    let resource_id = take_str(&mut m, &["resourceId"]);
+    let resource_id = env.take(E_ID, &mut m, &["resourceId"]);
     let arn = match (arn_text, &resource_id) {
         (Some(a), _) => a,
         (None, Some(id)) => format!("{rtype}/{id}"),
         (None, None) => return Err("the item has neither `arn` nor `resourceId`".into()),
     };
-    let account = take_str(&mut m, &["accountId", "awsAccountId"]);
-    let region = take_str(&mut m, &["awsRegion"]);
+    let account = env.take(E_ACCOUNT, &mut m, &["accountId", "awsAccountId"]);
+    let region = env.take(E_REGION, &mut m, &["awsRegion"]);
     let mut r = match (resource_id, account, region) {
         // The item names all three: no need to read them from the ARN.
         (Some(id), Some(account), Some(region)) => {
@@ -328,9 +411,10 @@ pub fn config_item_shaped(v: Value, describe_shaped: Option<bool>) -> Result<Nor
             r
         }
     };
-    r.resource_name = take_str(&mut m, &["resourceName"]);
-    r.configuration_item_capture_time = take_str(&mut m, &["configurationItemCaptureTime"]);
-    r.resource_creation_time = take_str(&mut m, &["resourceCreationTime"]);
+    r.resource_name = env.take(E_NAME, &mut m, &["resourceName"]);
+    r.configuration_item_capture_time =
+        env.take(E_CAPTURED, &mut m, &["configurationItemCaptureTime"]);
+    r.resource_creation_time = env.take(E_CREATED, &mut m, &["resourceCreationTime"]);
     let mut config = m
         .remove("configuration")
         .map(embedded_owned)

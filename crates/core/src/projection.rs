@@ -27,7 +27,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::normalize;
+use crate::normalize::{self, Envelope};
 use crate::path::{AttrPath, Segment};
 
 /// What to keep of one type's configuration.
@@ -163,39 +163,61 @@ impl Projection {
     /// exports) is read twice: once to learn the type, skipping the configuration, then with
     /// that type's keys.
     pub fn parse(&self, bytes: &[u8]) -> serde_json::Result<(Value, Option<bool>)> {
-        self.parse_read(|| serde_json::de::SliceRead::new(bytes))
+        let (env, v, shape) = self.parse_read(|| serde_json::de::SliceRead::new(bytes))?;
+        Ok((restored(env, v), shape))
     }
 
     /// [`Projection::parse`] of a record already known to be UTF-8 (validated once, as a whole,
     /// by the caller): its strings are not validated again one by one.
     pub fn parse_str(&self, text: &str) -> serde_json::Result<(Value, Option<bool>)> {
+        let (env, v, shape) = self.parse_parts(text)?;
+        Ok((restored(env, v), shape))
+    }
+
+    /// [`Projection::parse_str`] with the envelope's string fields in their slots, out of the
+    /// record's map (see [`Envelope`]).
+    pub(crate) fn parse_parts(
+        &self,
+        text: &str,
+    ) -> serde_json::Result<(Envelope, Value, Option<bool>)> {
         self.parse_read(|| serde_json::de::StrRead::new(text))
     }
 
     fn parse_read<'de, R: serde_json::de::Read<'de>>(
         &self,
         read: impl Fn() -> R,
-    ) -> serde_json::Result<(Value, Option<bool>)> {
+    ) -> serde_json::Result<(Envelope, Value, Option<bool>)> {
         let first = self.parse_with(read(), None)?;
-        if !first.2 {
-            return Ok((first.0, first.1));
+        if !first.deferred {
+            return Ok((first.env, first.value, first.shape));
         }
-        let rtype = first.0.get("resourceType").and_then(Value::as_str);
+        let rtype = first.env.get(Envelope::type_slot());
         let keep = self.keep_for(rtype);
-        let skip_tags = self.skips_tag_list(rtype, first.0.get("tags").is_some());
+        let skip_tags = self.skips_tag_list(rtype, first.value.get("tags").is_some());
         let second = self.parse_with(read(), Some((keep, skip_tags)))?;
-        Ok((second.0, second.1))
+        Ok((second.env, second.value, second.shape))
     }
 
     fn parse_with<'de, R: serde_json::de::Read<'de>>(
         &self,
         read: R,
         keep: Option<(&Keep, bool)>,
-    ) -> serde_json::Result<(Value, Option<bool>, bool)> {
+    ) -> serde_json::Result<Parsed> {
         let mut de = serde_json::Deserializer::new(read);
         let out = Record { proj: self, keep }.deserialize(&mut de)?;
         de.end()?;
         Ok(out)
+    }
+}
+
+/// The record as a full parse reads it: the envelope's fields back in its map.
+fn restored(env: Envelope, v: Value) -> Value {
+    match v {
+        Value::Object(mut m) => {
+            env.restore(&mut m);
+            Value::Object(m)
+        }
+        other => other,
     }
 }
 
@@ -349,9 +371,26 @@ struct Record<'p> {
     keep: Option<(&'p Keep, bool)>,
 }
 
-/// The record, whether its configuration was an object (its shape), and whether the
-/// configuration was skipped because the type was not known yet.
-type Parsed = (Value, Option<bool>, bool);
+/// A record parsed: the envelope's string fields, the rest of the record, whether its
+/// configuration was an object (its shape), and whether the configuration was skipped because
+/// the type was not known yet.
+struct Parsed {
+    env: Envelope,
+    value: Value,
+    shape: Option<bool>,
+    deferred: bool,
+}
+
+impl Parsed {
+    fn whole(value: Value) -> Parsed {
+        Parsed {
+            env: Envelope::default(),
+            value,
+            shape: None,
+            deferred: false,
+        }
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for Record<'_> {
     type Value = Parsed;
@@ -367,12 +406,15 @@ impl<'de> Visitor<'de> for Record<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = Map::new();
+        let mut env = Envelope::default();
+        // The envelope keys whose (last) value is in `out`, not in a slot, one bit per slot.
+        let mut in_map: u16 = 0;
         let mut shape = None;
-        let mut rtype: Option<String> = None;
         let mut deferred = false;
         while let Some(k) = map.next_key::<Key<'de>>()? {
             if k.as_str() == "configuration" && !out.contains_key("configuration") && !deferred {
-                let (keep, skip_tags) = match (self.keep, &rtype) {
+                let rtype = env.get(Envelope::type_slot());
+                let (keep, skip_tags) = match (self.keep, rtype) {
                     (Some(k), _) => k,
                     (None, Some(t)) => (
                         self.proj.keep_for(Some(t)),
@@ -389,41 +431,61 @@ impl<'de> Visitor<'de> for Record<'_> {
                 out.insert(k.into_string(), v);
             } else {
                 let v: Value = map.next_value()?;
-                if k.as_str() == "resourceType" {
-                    rtype = v.as_str().map(str::to_string);
-                }
                 // A repeated key: the last one wins, as in a full parse.
                 if k.as_str() == "configuration" {
                     shape = None;
                     deferred = false;
                 }
-                out.insert(k.into_string(), v);
+                // An envelope string goes to its slot, anything else to the map; a repeated key
+                // takes the place of the earlier value, wherever that was.
+                match (Envelope::slot_of(k.as_str()), v) {
+                    (Some(slot), Value::String(text)) => {
+                        if in_map & (1 << slot) != 0 {
+                            out.remove(k.as_str());
+                            in_map &= !(1 << slot);
+                        }
+                        env.set(slot, Some(text));
+                    }
+                    (Some(slot), other) => {
+                        env.set(slot, None);
+                        in_map |= 1 << slot;
+                        out.insert(k.into_string(), other);
+                    }
+                    (None, other) => {
+                        out.insert(k.into_string(), other);
+                    }
+                }
             }
         }
-        Ok((Value::Object(out), shape, deferred))
+        Ok(Parsed {
+            env,
+            value: Value::Object(out),
+            shape,
+            deferred,
+        })
     }
     // Anything else is not a configuration item: parse it whole.
     fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         let v = de::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-        Ok((v, None, false))
+        Ok(Parsed::whole(v))
     }
     fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
-        Ok((Value::Bool(b), None, false))
+        Ok(Parsed::whole(Value::Bool(b)))
     }
     fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
-        Ok((Value::from(n), None, false))
+        Ok(Parsed::whole(Value::from(n)))
     }
     fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
-        Ok((Value::from(n), None, false))
+        Ok(Parsed::whole(Value::from(n)))
     }
     fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
-        Ok((Value::from(n), None, false))
+        Ok(Parsed::whole(Value::from(n)))
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok((Value::String(s.to_string()), None, false))
+        Ok(Parsed::whole(Value::String(s.to_string())))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok((Value::Null, None, false))
+        Ok(Parsed::whole(Value::Null))
     }
 }
 
@@ -627,6 +689,79 @@ mod tests {
         let pr = b.build();
         let line = br#"{"resourceType":"AWS::EC2::Volume","tags":{"A":"b"},"configuration":{"Encrypted":true,"Tags":[]}}"#;
         assert_eq!(conf(&pr.parse(line).unwrap().0), ["Tags"]);
+    }
+
+    #[test]
+    fn envelope_fields_in_slots_make_the_same_record_and_resource_as_a_full_parse() {
+        let mut b = Projection::builder();
+        b.read(&["AWS::EC2::Volume".into()], &p("configuration.encrypted"));
+        let pr = b.build();
+        let mut b = Projection::builder();
+        b.all(&["*".into()]);
+        let all = b.build();
+        let vol = "arn:aws:ec2:us-east-1:111122223333:volume/vol-1";
+        let lines = [
+            format!(
+                r#"{{"arn":"{vol}","resourceType":"AWS::EC2::Volume","resourceId":"vol-1","accountId":"111122223333","awsRegion":"us-east-1","resourceName":"n","configurationItemCaptureTime":"2026-01-01T00:00:00Z","resourceCreationTime":"2025-01-01T00:00:00Z","tags":{{"A":"b"}},"configuration":{{"Encrypted":true,"Size":8}}}}"#
+            ),
+            // Repeated keys: the last value wins, a string or not.
+            format!(
+                r#"{{"arn":"{vol}","resourceType":"AWS::EC2::Volume","resourceName":"first","resourceName":7,"tags":{{}},"configuration":{{}}}}"#
+            ),
+            format!(
+                r#"{{"arn":"{vol}","resourceType":"AWS::EC2::Volume","resourceId":5,"resourceId":"vol-2","awsRegion":null,"tags":{{}},"configuration":{{}}}}"#
+            ),
+            // `arn` is not a string: `ARN` is read instead, as in a full parse.
+            format!(
+                r#"{{"arn":1,"ARN":"{vol}","resourceType":"AWS::EC2::Volume","configuration":{{"Encrypted":false}}}}"#
+            ),
+            // The type after the configuration: read twice.
+            format!(
+                r#"{{"configuration":{{"encrypted":false,"size":1}},"accountId":"111122223333","arn":"{vol}","resourceType":"AWS::EC2::Volume"}}"#
+            ),
+            // Not a plain item: a wrapper, normalised from the restored record.
+            format!(
+                r#"{{"configurationItem":{{"arn":"{vol}","resourceType":"AWS::EC2::Volume","configuration":{{}}}},"arn":"x"}}"#
+            ),
+            // A type that is not a string.
+            format!(r#"{{"arn":"{vol}","resourceType":["AWS::EC2::Volume"]}}"#),
+        ];
+        for line in &lines {
+            // Restored, the record is the full parse's, key for key and value for value.
+            let whole: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(all.parse_str(line).unwrap().0, whole, "{line}");
+            // Normalised from its slots, it is the resource of the record normalised whole.
+            let (env, v, shape) = pr.parse_parts(line).unwrap();
+            let Value::Object(m) = v else {
+                panic!("not an object: {line}")
+            };
+            let typed = normalize::config_item_parts(env, m, shape);
+            let (v, shape) = pr.parse_str(line).unwrap();
+            let mapped = normalize::config_item_shaped(v, shape);
+            assert_eq!(format!("{typed:?}"), format!("{mapped:?}"), "{line}");
+        }
+        // The slots are read: the resource's identity comes from them.
+        let (env, v, shape) = pr.parse_parts(&lines[0]).unwrap();
+        assert_eq!(env.get(Envelope::type_slot()), Some("AWS::EC2::Volume"));
+        assert!(v.get("arn").is_none() && v.get("resourceType").is_none());
+        let Value::Object(m) = v else { panic!() };
+        let Ok(normalize::Normalised::Resources(rs)) = normalize::config_item_parts(env, m, shape)
+        else {
+            panic!("not a resource")
+        };
+        assert_eq!(
+            (
+                rs[0].arn.as_str(),
+                rs[0].resource_id.as_str(),
+                rs[0].aws_region.as_str()
+            ),
+            (vol, "vol-1", "us-east-1")
+        );
+        assert_eq!(rs[0].resource_name.as_deref(), Some("n"));
+        assert_eq!(
+            rs[0].resource_creation_time.as_deref(),
+            Some("2025-01-01T00:00:00Z")
+        );
     }
 
     #[test]

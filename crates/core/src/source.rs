@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::normalize::{self, Normalised, RawContext};
+use crate::normalize::{self, Envelope, Normalised, RawContext};
 use crate::projection::Projection;
 use crate::resource::Resource;
 
@@ -561,13 +561,13 @@ fn parse_record(
         }
     };
     let parsed = match proj {
-        Some(p) => p.parse_str(text),
-        None => serde_json::from_str::<Value>(text).map(|v| (v, None)),
+        Some(p) => p.parse_parts(text),
+        None => serde_json::from_str::<Value>(text).map(|v| (Envelope::default(), v, None)),
     };
     match parsed {
-        Ok((v, shape)) => {
+        Ok((env, v, shape)) => {
             let mut out = Vec::new();
-            expand_shaped(v, shape, &format!("{label}:{line}"), ctx, &mut out);
+            expand_parts(env, v, shape, &format!("{label}:{line}"), ctx, &mut out);
             pending.extend(out);
         }
         Err(e) => {
@@ -619,6 +619,28 @@ fn trim_ascii(b: &[u8]) -> &[u8] {
 /// Expands a record into events: wrappers unwrapped, raw responses normalised.
 pub fn expand(v: Value, loc: &str, ctx: &RawContext, out: &mut Vec<SourceEvent>) {
     expand_shaped(v, None, loc, ctx, out)
+}
+
+/// [`expand_shaped`] of a record whose envelope strings were read into `env`: a plain item
+/// goes to normalisation as it is, anything else gets its fields back first.
+fn expand_parts(
+    env: Envelope,
+    v: Value,
+    shape: Option<bool>,
+    loc: &str,
+    ctx: &RawContext,
+    out: &mut Vec<SourceEvent>,
+) {
+    match v {
+        Value::Object(m) if plain_map(&m, env.has_type()) => {
+            push_result(normalize::config_item_parts(env, m, shape), loc, out);
+        }
+        Value::Object(mut m) => {
+            env.restore(&mut m);
+            expand_shaped(Value::Object(m), shape, loc, ctx, out);
+        }
+        other => expand_shaped(other, shape, loc, ctx, out),
+    }
 }
 
 /// [`expand`] for a record parsed with a [`Projection`]: `shape` is what
@@ -766,10 +788,12 @@ const PAGE_KEYS: [&str; 4] = [
 
 /// Whether a record is an AWS Config item and nothing else (see [`expand_shaped`]).
 fn plain_item(v: &Value) -> bool {
-    let Some(m) = v.as_object() else {
-        return false;
-    };
-    m.contains_key("resourceType")
+    v.as_object().is_some_and(|m| plain_map(m, false))
+}
+
+/// [`plain_item`] of an item's map, `typed` when its `resourceType` was read into a slot.
+fn plain_map(m: &serde_json::Map<String, Value>, typed: bool) -> bool {
+    (typed || m.contains_key("resourceType"))
         && !m.keys().any(|k| {
             let k = k.as_str();
             matches!(
@@ -782,7 +806,12 @@ fn plain_item(v: &Value) -> bool {
 
 /// Normalises one configuration item and queues its resources (or why it has none).
 fn push_item(data: Value, shape: Option<bool>, loc: &str, out: &mut Vec<SourceEvent>) {
-    match normalize::config_item_shaped(data, shape) {
+    push_result(normalize::config_item_shaped(data, shape), loc, out);
+}
+
+/// Queues what normalising one item gave.
+fn push_result(normalised: Result<Normalised, String>, loc: &str, out: &mut Vec<SourceEvent>) {
+    match normalised {
         Ok(Normalised::Resources(rs)) => {
             for mut r in rs {
                 r.origin = Some(loc.to_string());
