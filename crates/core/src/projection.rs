@@ -35,15 +35,22 @@ use crate::path::{AttrPath, Segment};
 enum Keep {
     /// Every key.
     All,
-    /// These keys, lower-cased.
-    Keys(Vec<String>),
+    /// These keys, lower-cased, and a bit per length (up to 63 bytes) that one of them has:
+    /// most keys of a configuration are not kept, and their length alone says so.
+    Keys(Vec<String>, u64),
+}
+
+/// The bit of a key's length in [`Keep::Keys`]' mask (every length from 63 bytes on shares one).
+fn len_bit(key: &str) -> u64 {
+    1 << key.len().min(63)
 }
 
 impl Keep {
     fn add(&mut self, key: &str) {
-        if let Keep::Keys(ks) = self {
+        if let Keep::Keys(ks, lens) = self {
             let k = key.to_ascii_lowercase();
             if !ks.contains(&k) {
+                *lens |= len_bit(&k);
                 ks.push(k);
             }
         }
@@ -51,13 +58,15 @@ impl Keep {
     fn merge(&mut self, other: &Keep) {
         match other {
             Keep::All => *self = Keep::All,
-            Keep::Keys(ks) => ks.iter().for_each(|k| self.add(k)),
+            Keep::Keys(ks, _) => ks.iter().for_each(|k| self.add(k)),
         }
     }
     fn keeps(&self, key: &str) -> bool {
         match self {
             Keep::All => true,
-            Keep::Keys(ks) => ks.iter().any(|k| k.eq_ignore_ascii_case(key)),
+            Keep::Keys(ks, lens) => {
+                lens & len_bit(key) != 0 && ks.iter().any(|k| k.eq_ignore_ascii_case(key))
+            }
         }
     }
 }
@@ -140,7 +149,7 @@ impl Projection {
     /// configuration's tag list: normalisation takes the item's, and no check reads the list.
     fn skips_tag_list(&self, resource_type: Option<&str>, item_has_tags: bool) -> bool {
         item_has_tags
-            && matches!(self.keep_for(resource_type), Keep::Keys(_))
+            && matches!(self.keep_for(resource_type), Keep::Keys(..))
             && !self
                 .tag_readers
                 .iter()
@@ -227,7 +236,7 @@ fn is_tag_list(key: &str) -> bool {
 }
 
 fn base() -> Keep {
-    let mut k = Keep::Keys(Vec::new());
+    let mut k = Keep::Keys(Vec::new(), 0);
     ALWAYS.iter().for_each(|a| k.add(a));
     k
 }
@@ -578,6 +587,18 @@ mod tests {
         // Type unknown when the configuration comes: the union of every type's keys.
         assert!(pr.keeps(None, "StorageEncrypted") && pr.keeps(None, "AccessKeyMetadata"));
         assert!(!pr.keeps(None, "NetworkInterfaces"));
+        // Keys of 63 bytes and more share one length bit: still compared key by key.
+        let long = "k".repeat(70);
+        let mut b = Projection::builder();
+        b.read(
+            &["AWS::EC2::Volume".into()],
+            &p(&format!("configuration.{long}")),
+        );
+        let pr = b.build();
+        let t = Some("AWS::EC2::Volume");
+        assert!(pr.keeps(t, &long.to_uppercase()));
+        assert!(!pr.keeps(t, &"k".repeat(64)) && !pr.keeps(t, &"j".repeat(70)));
+        assert!(!pr.keeps(t, "Encrypted") && pr.keeps(t, "Tags"));
     }
 
     #[test]
