@@ -208,9 +208,13 @@ const E_CREATED: usize = 7;
 /// into slots instead of a map: no key is allocated, inserted, looked up and removed again.
 /// A slot holds the field's last value when that value is a string; a field whose last value
 /// is anything else stays in the item's map, as a full parse would leave it.
+///
+/// The item's `tags`, when they are a map of strings (as AWS Config writes them), are read
+/// straight into the resource's tag map the same way.
 #[derive(Debug, Default)]
 pub(crate) struct Envelope {
     slots: [Option<String>; ENVELOPE_KEYS.len()],
+    tags: Option<Tags>,
 }
 
 impl Envelope {
@@ -238,6 +242,15 @@ impl Envelope {
         E_TYPE
     }
 
+    pub(crate) fn set_tags(&mut self, tags: Option<Tags>) {
+        self.tags = tags;
+    }
+
+    /// Whether the item's `tags` were read into the envelope.
+    pub(crate) fn has_tags(&self) -> bool {
+        self.tags.is_some()
+    }
+
     /// The field of `slot`, else the first of `keys` in the map that holds a string.
     fn take(&mut self, slot: usize, m: &mut Map<String, Value>, keys: &[&str]) -> Option<String> {
         self.slots
@@ -252,6 +265,10 @@ impl Envelope {
             if let Some(s) = v {
                 m.insert((*k).to_string(), Value::String(s));
             }
+        }
+        if let Some(tags) = self.tags {
+            let tags = tags.into_iter().map(|(k, v)| (k, Value::String(v)));
+            m.insert("tags".to_string(), Value::Object(tags.collect()));
         }
     }
 }
@@ -426,8 +443,11 @@ pub(crate) fn config_item_parts(
             _ => Map::new(),
         };
     // Tags: the item's map, else the configuration's or supplementary tag list.
-    let has_tags = m.contains_key("tags");
-    r.tags = tags_from_owned(m.remove("tags"));
+    let has_tags = env.tags.is_some() || m.contains_key("tags");
+    r.tags = match env.tags.take() {
+        Some(tags) => tags,
+        None => tags_from_owned(m.remove("tags")),
+    };
     if r.tags.is_empty() && !has_tags {
         let from_conf = config
             .get("tags")

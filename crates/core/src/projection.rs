@@ -202,7 +202,8 @@ impl Projection {
         }
         let rtype = first.env.get(Envelope::type_slot());
         let keep = self.keep_for(rtype);
-        let skip_tags = self.skips_tag_list(rtype, first.value.get("tags").is_some());
+        let has_tags = first.env.has_tags() || first.value.get("tags").is_some();
+        let skip_tags = self.skips_tag_list(rtype, has_tags);
         let second = self.parse_with(read(), Some((keep, skip_tags)))?;
         Ok((second.env, second.value, second.shape))
     }
@@ -423,11 +424,12 @@ impl<'de> Visitor<'de> for Record<'_> {
         while let Some(k) = map.next_key::<Key<'de>>()? {
             if k.as_str() == "configuration" && !out.contains_key("configuration") && !deferred {
                 let rtype = env.get(Envelope::type_slot());
+                let has_tags = env.has_tags() || out.contains_key("tags");
                 let (keep, skip_tags) = match (self.keep, rtype) {
                     (Some(k), _) => k,
                     (None, Some(t)) => (
                         self.proj.keep_for(Some(t)),
-                        self.proj.skips_tag_list(Some(t), out.contains_key("tags")),
+                        self.proj.skips_tag_list(Some(t), has_tags),
                     ),
                     (None, None) => {
                         map.next_value::<IgnoredAny>()?;
@@ -438,6 +440,23 @@ impl<'de> Visitor<'de> for Record<'_> {
                 let (v, s) = map.next_value_seed(Config { keep, skip_tags })?;
                 shape = s;
                 out.insert(k.into_string(), v);
+            } else if k.as_str() == "tags" {
+                // A map of strings goes to the envelope, anything else to the map; a repeated
+                // key takes the place of the earlier value, wherever that was.
+                match map.next_value_seed(TagsSeed)? {
+                    ParsedTags::Strings(tags) => {
+                        if in_map & TAGS_BIT != 0 {
+                            out.remove("tags");
+                            in_map &= !TAGS_BIT;
+                        }
+                        env.set_tags(Some(tags));
+                    }
+                    ParsedTags::Other(v) => {
+                        env.set_tags(None);
+                        in_map |= TAGS_BIT;
+                        out.insert(k.into_string(), v);
+                    }
+                }
             } else {
                 let v: Value = map.next_value()?;
                 // A repeated key: the last one wins, as in a full parse.
@@ -495,6 +514,80 @@ impl<'de> Visitor<'de> for Record<'_> {
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(Parsed::whole(Value::Null))
+    }
+}
+
+/// The bit of `tags` among the envelope keys whose value went to the record's map.
+const TAGS_BIT: u16 = 1 << 15;
+
+/// An item's `tags`: a map of strings, or anything else as it is.
+enum ParsedTags {
+    Strings(crate::tags::Tags),
+    Other(Value),
+}
+
+/// Reads an item's `tags` into a tag map when they are a map of strings (not a `TagSet`
+/// wrapper), and into a `Value` otherwise.
+struct TagsSeed;
+
+impl<'de> DeserializeSeed<'de> for TagsSeed {
+    type Value = ParsedTags;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TagsSeed {
+    type Value = ParsedTags;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut tags = crate::tags::Tags::new();
+        while let Some(k) = map.next_key::<Key<'de>>()? {
+            let v: Value = map.next_value()?;
+            match v {
+                Value::String(text) if !matches!(k.as_str(), "TagSet" | "tagSet") => {
+                    tags.insert(k.into_string(), text);
+                }
+                other => {
+                    // Not a plain tag map: the rest is read as it is, the last value of a
+                    // repeated key winning as in a full parse.
+                    let mut m: Map<String, Value> = tags
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect();
+                    m.insert(k.into_string(), other);
+                    while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                        m.insert(k, v);
+                    }
+                    return Ok(ParsedTags::Other(Value::Object(m)));
+                }
+            }
+        }
+        Ok(ParsedTags::Strings(tags))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let v = de::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(ParsedTags::Other(v))
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(ParsedTags::Other(Value::Bool(b)))
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(ParsedTags::Other(Value::from(n)))
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(ParsedTags::Other(Value::from(n)))
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
+        Ok(ParsedTags::Other(Value::from(n)))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(ParsedTags::Other(Value::String(s.to_string())))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(ParsedTags::Other(Value::Null))
     }
 }
 
@@ -746,6 +839,23 @@ mod tests {
             ),
             // A type that is not a string.
             format!(r#"{{"arn":"{vol}","resourceType":["AWS::EC2::Volume"]}}"#),
+            // Tags that are not a map of strings: read as they are.
+            format!(
+                r#"{{"arn":"{vol}","resourceType":"AWS::EC2::Volume","tags":{{"A":"b","N":7,"Z":null,"A":"c"}},"configuration":{{}}}}"#
+            ),
+            format!(
+                r#"{{"arn":"{vol}","resourceType":"AWS::EC2::Volume","tags":{{"TagSet":[{{"Key":"A","Value":"b"}}]}},"configuration":{{}}}}"#
+            ),
+            format!(
+                r#"{{"arn":"{vol}","resourceType":"AWS::EC2::Volume","tags":[{{"key":"A","value":"b"}}],"configuration":{{"Tags":[{{"Key":"B","Value":"c"}}]}}}}"#
+            ),
+            // Repeated tags: the last ones win.
+            format!(
+                r#"{{"arn":"{vol}","resourceType":"AWS::EC2::Volume","tags":{{"A":"b"}},"tags":null,"configuration":{{"Tags":[{{"Key":"B","Value":"c"}}]}}}}"#
+            ),
+            format!(
+                r#"{{"arn":"{vol}","resourceType":"AWS::EC2::Volume","tags":7,"tags":{{"A":"b","A":"d"}},"configuration":{{"Tags":[{{"Key":"B","Value":"c"}}]}}}}"#
+            ),
         ];
         for line in &lines {
             // Restored, the record is the full parse's, key for key and value for value.
