@@ -138,20 +138,22 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// `"key":` after the first field.
-fn json_key(out: &mut Vec<u8>, key: &str) {
-    out.push(b',');
-    json_str(out, key);
-    out.push(b':');
+/// `"key":` after the first field. Keys are this module's own names (letters and `_`), which
+/// JSON writes as they are: they are not scanned for characters to escape.
+fn json_key(out: &mut Vec<u8>, key: &'static str) {
+    debug_assert!(key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
 }
 
 /// `,"key":"value"`.
-fn json_field(out: &mut Vec<u8>, key: &str, value: &str) {
+fn json_field(out: &mut Vec<u8>, key: &'static str, value: &str) {
     json_key(out, key);
     json_str(out, value);
 }
 
-fn json_strs(out: &mut Vec<u8>, key: &str, v: &[String]) {
+fn json_strs(out: &mut Vec<u8>, key: &'static str, v: &[String]) {
     if v.is_empty() {
         return;
     }
