@@ -342,18 +342,42 @@ impl<R: BufRead> RecordEvents<R> {
     }
 
     fn next_line(&mut self) -> std::io::Result<bool> {
+        // `read_until` with a vectorised search for the line's end; the line's own buffer,
+        // trimmed in place, becomes the staged record (no copy).
         let mut buf = Vec::new();
-        let n = self.reader.read_until(b'\n', &mut buf)?;
-        if n == 0 {
+        loop {
+            let avail = self.reader.fill_buf()?;
+            if avail.is_empty() {
+                break;
+            }
+            let (n, end) = match memchr::memchr(b'\n', avail) {
+                Some(i) => (i + 1, true),
+                None => (avail.len(), false),
+            };
+            buf.extend_from_slice(&avail[..n]);
+            self.reader.consume(n);
+            if end {
+                break;
+            }
+        }
+        if buf.is_empty() {
             self.mode = Mode::Done;
             return Ok(false);
         }
         let line = self.line;
         self.line += 1;
-        let text = trim_ascii(&buf);
-        if !text.is_empty() {
-            let text = text.to_vec();
-            self.parse_and_record(&text, line, 1);
+        let start = buf
+            .iter()
+            .position(|c| !c.is_ascii_whitespace())
+            .unwrap_or(buf.len());
+        let end = buf
+            .iter()
+            .rposition(|c| !c.is_ascii_whitespace())
+            .map_or(start, |e| e + 1);
+        if start < end {
+            buf.truncate(end);
+            buf.drain(..start);
+            self.staged.push(Staged::Raw(buf, line, 1));
         }
         Ok(true)
     }
@@ -912,6 +936,39 @@ mod tests {
         assert_eq!(n, 3, "{errs:?}");
         assert_eq!(errs.len(), 1);
         assert!(errs[0].starts_with("inv:2:"), "{errs:?}");
+    }
+
+    #[test]
+    fn ndjson_lines_are_read_whatever_their_ends_and_lengths() {
+        // CRLF ends, blank and white-space lines, indentation, a line far longer than the
+        // reader's buffer, a bad line, and no final line break.
+        let long = format!(
+            "{{\"resourceType\":\"AWS::EC2::Volume\",\"arn\":\"arn:aws:ec2:us-east-1:123456789012:volume/vol-9\",\"configuration\":{{\"encrypted\":true,\"pad\":\"{}\"}}}}",
+            "x".repeat(5000)
+        );
+        let text = format!(
+            "{}\r\n\r\n  \t\r\n   {}\r\n{long}\n{{\"resourceType\": \r\n{}",
+            item(1),
+            item(2),
+            item(3)
+        );
+        for capacity in [16, 64 * 1024] {
+            let reader = std::io::BufReader::with_capacity(capacity, Cursor::new(text.as_bytes()));
+            let ev: Vec<SourceEvent> =
+                RecordEvents::new(reader, "inv", false, RawContext::default()).collect();
+            let (n, errs) = summary(&ev);
+            assert_eq!(n, 4, "{errs:?}");
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert!(errs[0].starts_with("inv:6:"), "{errs:?}");
+            let origins: Vec<&str> = ev
+                .iter()
+                .filter_map(|e| match e {
+                    SourceEvent::Resource(r) => r.origin.as_deref(),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(origins, ["inv:1", "inv:4", "inv:5", "inv:7"]);
+        }
     }
 
     #[test]
