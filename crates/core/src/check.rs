@@ -64,6 +64,10 @@ pub struct EvalContext<'a> {
     pub now: DateTime<Utc>,
     /// The tags the resource will carry once its tag plan is applied.
     pub tags: &'a Tags,
+    /// Whether a passing outcome's message and evidence are kept. A scan that only counts
+    /// passing verdicts says `false`: a check may then leave out pass evidence that is costly
+    /// to build (its verdict must not change).
+    pub explain_pass: bool,
 }
 
 impl EvalContext<'_> {

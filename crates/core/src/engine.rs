@@ -461,7 +461,7 @@ impl Engine {
             let meta = p.check.meta();
             let (status, message, evidence) = match self.gate(p, r, tags) {
                 Some(gated) => gated,
-                None => self.run_check(p, r, tags, pre(i)),
+                None => self.run_check(p, r, tags, pre(i), keep.pass),
             };
             if !keep.keeps(status) {
                 tallied.push(Tallied {
@@ -544,6 +544,7 @@ impl Engine {
         r: &Resource,
         tags: &Tags,
         pre: Option<Outcome>,
+        explain_pass: bool,
     ) -> (Status, String, Vec<Evidence>) {
         let outcome = match pre {
             Some(o) => Ok(o),
@@ -552,6 +553,7 @@ impl Engine {
                     params: &p.params,
                     now: self.now,
                     tags,
+                    explain_pass,
                 };
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.check.evaluate(r, &ctx)))
             }
@@ -746,6 +748,7 @@ impl Engine {
                                 params: &p.params,
                                 now: self.now,
                                 tags: tags_of(i),
+                                explain_pass: keep.pass,
                             };
                             (&batch[i], ctx)
                         })

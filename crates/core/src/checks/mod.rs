@@ -414,6 +414,48 @@ mod tests {
     }
 
     #[test]
+    fn a_pass_nobody_keeps_has_the_same_verdict_without_its_costly_evidence() {
+        let cat = builtin_checks();
+        let ssh = cat
+            .iter()
+            .find(|c| c.meta().id == "aws.ec2.sg-no-ssh-from-internet")
+            .unwrap();
+        let mut r = Resource::new(
+            "arn:aws:ec2:us-east-1:111122223333:security-group/sg-1",
+            "AWS::EC2::SecurityGroup",
+        );
+        let open = |from: i64| {
+            serde_json::json!({"ipProtocol": "tcp", "fromPort": from, "toPort": from,
+                "ipRanges": [{"cidrIp": "0.0.0.0/0"}]})
+        };
+        let (params, tags) = (serde_json::Map::new(), crate::tags::Tags::new());
+        let ctx = |explain_pass| EvalContext {
+            params: &params,
+            now: chrono::Utc::now(),
+            tags: &tags,
+            explain_pass,
+        };
+        // Open on 443 only: a pass, explained with the open rule when the pass is kept.
+        r.configuration = serde_json::json!({"ipPermissions": [open(443)]});
+        let Outcome::Pass { evidence } = ssh.evaluate(&r, &ctx(true)) else {
+            panic!("not a pass")
+        };
+        assert_eq!(evidence[0].value[0]["fromPort"], 443);
+        let Outcome::Pass { evidence } = ssh.evaluate(&r, &ctx(false)) else {
+            panic!("not a pass")
+        };
+        assert!(evidence[0].value.is_null());
+        // Open on 22: a failure either way, with its evidence.
+        r.configuration = serde_json::json!({"ipPermissions": [open(22)]});
+        for explain in [true, false] {
+            let Outcome::Fail { evidence, .. } = ssh.evaluate(&r, &ctx(explain)) else {
+                panic!("not a failure")
+            };
+            assert_eq!(evidence[0].value[0]["fromPort"], 22);
+        }
+    }
+
+    #[test]
     fn decodes_url_encoded_policies() {
         let d = policy_doc(&Value::String(
             "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%5D%7D".into(),

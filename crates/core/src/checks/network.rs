@@ -103,7 +103,7 @@ fn open_rules(r: &Resource, key: &str) -> Vec<OpenRule> {
     out
 }
 
-fn no_open_port(r: &Resource, ports: &[i64]) -> Outcome {
+fn no_open_port(r: &Resource, ports: &[i64], explain_pass: bool) -> Outcome {
     let rules = open_rules(r, "ipPermissions");
     let mut hits: Vec<(i64, &OpenRule)> = Vec::new();
     for port in ports {
@@ -112,10 +112,13 @@ fn no_open_port(r: &Resource, ports: &[i64]) -> Outcome {
         }
     }
     if hits.is_empty() {
-        return Outcome::pass(
-            INGRESS,
-            json!(rules.iter().map(OpenRule::to_json).collect::<Vec<_>>()),
-        );
+        // The rules open to the internet on other ports, when the pass is kept.
+        let open = if explain_pass {
+            json!(rules.iter().map(OpenRule::to_json).collect::<Vec<_>>())
+        } else {
+            Value::Null
+        };
+        return Outcome::pass(INGRESS, open);
     }
     let ports: Vec<String> = hits.iter().map(|(p, _)| p.to_string()).collect();
     let reason = if hits.len() == 1 && !hits[0].1.all_traffic() {
@@ -199,7 +202,7 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
             .rule("restricted-ssh")
             .fix("Remove ingress from 0.0.0.0/0 and ::/0 to port 22; use Session Manager or a bastion reachable from known ranges.")
             .reads(&[INGRESS])
-            .eval(|r, _| no_open_port(r, &[22])),
+            .eval(|r, ctx| no_open_port(r, &[22], ctx.explain_pass)),
     );
     v.push(
         def(
@@ -213,7 +216,7 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
         .rule("restricted-common-ports")
         .fix("Remove ingress from 0.0.0.0/0 and ::/0 to port 3389.")
         .reads(&[INGRESS])
-        .eval(|r, _| no_open_port(r, &[3389])),
+        .eval(|r, ctx| no_open_port(r, &[3389], ctx.explain_pass)),
     );
     v.push(
         def("aws.ec2.sg-high-risk-ports", Critical, SG, "Security groups do not expose high-risk ports to the internet")
@@ -222,7 +225,7 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
             .desc("No ingress from 0.0.0.0/0 or ::/0 to 20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306, 3389, 4333, 5000, 5432, 5500, 5601, 8080, 8088, 8888, 9200 or 9300.")
             .fix("Restrict these ports to known source ranges or security groups.")
             .reads(&[INGRESS])
-            .eval(|r, _| no_open_port(r, HIGH_RISK_PORTS)),
+            .eval(|r, ctx| no_open_port(r, HIGH_RISK_PORTS, ctx.explain_pass)),
     );
     v.push(
         def("aws.ec2.sg-authorized-ports-only", High, SG, "Security groups open to the internet only on authorised ports")
