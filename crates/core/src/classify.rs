@@ -384,7 +384,7 @@ impl ClassificationScheme {
         let mut changes = Vec::new();
         let mut verdicts = Vec::new();
         for rule in self.rules.iter().filter(|t| t.applies_to(&r.resource_type)) {
-            let current = r.tags.get(&rule.key).cloned();
+            let current = r.tags.get(&rule.key);
             let derived = rule
                 .derive
                 .iter()
@@ -405,9 +405,9 @@ impl ClassificationScheme {
                 )
             };
             match current {
-                Some(cur) if rule.allows(&cur) => {
+                Some(cur) if rule.allows(cur) => {
                     if rule.overwrite
-                        && let Some((v, why)) = proposal.filter(|(v, _)| v != &cur)
+                        && let Some((v, why)) = proposal.filter(|(v, _)| v != cur)
                     {
                         changes.push(TagChange {
                             key: rule.key.clone(),
@@ -421,7 +421,7 @@ impl ClassificationScheme {
                     let (message, evidence) = if explain {
                         (
                             format!("tag `{}` is `{cur}`", rule.key),
-                            evidence(Some(&cur)),
+                            evidence(Some(cur)),
                         )
                     } else {
                         (
@@ -465,7 +465,7 @@ impl ClassificationScheme {
                         ok: false,
                         required: true,
                         message,
-                        evidence: evidence(Some(&cur)),
+                        evidence: evidence(Some(cur)),
                         severity: rule.severity,
                     });
                 }
