@@ -366,14 +366,7 @@ impl<R: BufRead> RecordEvents<R> {
         }
         let line = self.line;
         self.line += 1;
-        let start = buf
-            .iter()
-            .position(|c| !c.is_ascii_whitespace())
-            .unwrap_or(buf.len());
-        let end = buf
-            .iter()
-            .rposition(|c| !c.is_ascii_whitespace())
-            .map_or(start, |e| e + 1);
+        let (start, end) = trim_bounds(&buf);
         if start < end {
             buf.truncate(end);
             buf.drain(..start);
@@ -629,6 +622,12 @@ fn recover_lines(
 }
 
 fn trim_ascii(b: &[u8]) -> &[u8] {
+    let (s, e) = trim_bounds(b);
+    &b[s..e]
+}
+
+/// Where `b` starts and ends without its leading and trailing ASCII white space.
+fn trim_bounds(b: &[u8]) -> (usize, usize) {
     let s = b
         .iter()
         .position(|c| !c.is_ascii_whitespace())
@@ -637,7 +636,7 @@ fn trim_ascii(b: &[u8]) -> &[u8] {
         .iter()
         .rposition(|c| !c.is_ascii_whitespace())
         .map_or(s, |e| e + 1);
-    &b[s..e]
+    (s, e)
 }
 
 /// Expands a record into events: wrappers unwrapped, raw responses normalised.
