@@ -233,13 +233,9 @@ impl Envelope {
         self.slots.get(slot).and_then(|s| s.as_deref())
     }
 
-    /// Whether the item has a `resourceType` (a string: the map may hold any other value).
-    pub(crate) fn has_type(&self) -> bool {
-        self.get(E_TYPE).is_some()
-    }
-
-    pub(crate) fn type_slot() -> usize {
-        E_TYPE
+    /// The item's `resourceType`, when it is a string (the map may hold any other value).
+    pub(crate) fn resource_type(&self) -> Option<&str> {
+        self.get(E_TYPE)
     }
 
     pub(crate) fn set_tags(&mut self, tags: Option<Tags>) {

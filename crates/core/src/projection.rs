@@ -200,7 +200,7 @@ impl Projection {
         if !first.deferred {
             return Ok((first.env, first.value, first.shape));
         }
-        let rtype = first.env.get(Envelope::type_slot());
+        let rtype = first.env.resource_type();
         let keep = self.keep_for(rtype);
         let has_tags = first.env.has_tags() || first.value.get("tags").is_some();
         let skip_tags = self.skips_tag_list(rtype, has_tags);
@@ -374,6 +374,34 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
     }
 }
 
+/// A visitor's methods for anything but a map: the value parsed whole, wrapped by `$wrap`.
+macro_rules! visit_whole {
+    ($wrap:expr) => {
+        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            let v = de::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+            Ok(($wrap)(v))
+        }
+        fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+            Ok(($wrap)(Value::Bool(b)))
+        }
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            Ok(($wrap)(Value::from(n)))
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            Ok(($wrap)(Value::from(n)))
+        }
+        fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
+            Ok(($wrap)(Value::from(n)))
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(($wrap)(Value::String(s.to_string())))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(($wrap)(Value::Null))
+        }
+    };
+}
+
 /// A whole record: a JSON object whose `configuration` is projected, or any other value.
 struct Record<'p> {
     proj: &'p Projection,
@@ -423,7 +451,7 @@ impl<'de> Visitor<'de> for Record<'_> {
         let mut deferred = false;
         while let Some(k) = map.next_key::<Key<'de>>()? {
             if k.as_str() == "configuration" && !out.contains_key("configuration") && !deferred {
-                let rtype = env.get(Envelope::type_slot());
+                let rtype = env.resource_type();
                 let has_tags = env.has_tags() || out.contains_key("tags");
                 let (keep, skip_tags) = match (self.keep, rtype) {
                     (Some(k), _) => k,
@@ -493,28 +521,7 @@ impl<'de> Visitor<'de> for Record<'_> {
         })
     }
     // Anything else is not a configuration item: parse it whole.
-    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        let v = de::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-        Ok(Parsed::whole(v))
-    }
-    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
-        Ok(Parsed::whole(Value::Bool(b)))
-    }
-    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
-        Ok(Parsed::whole(Value::from(n)))
-    }
-    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
-        Ok(Parsed::whole(Value::from(n)))
-    }
-    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
-        Ok(Parsed::whole(Value::from(n)))
-    }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(Parsed::whole(Value::String(s.to_string())))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Parsed::whole(Value::Null))
-    }
+    visit_whole!(Parsed::whole);
 }
 
 /// The bit of `tags` among the envelope keys whose value went to the record's map.
@@ -567,28 +574,7 @@ impl<'de> Visitor<'de> for TagsSeed {
         }
         Ok(ParsedTags::Strings(tags))
     }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        let v = de::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-        Ok(ParsedTags::Other(v))
-    }
-    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
-        Ok(ParsedTags::Other(Value::Bool(b)))
-    }
-    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
-        Ok(ParsedTags::Other(Value::from(n)))
-    }
-    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
-        Ok(ParsedTags::Other(Value::from(n)))
-    }
-    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
-        Ok(ParsedTags::Other(Value::from(n)))
-    }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(ParsedTags::Other(Value::String(s.to_string())))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(ParsedTags::Other(Value::Null))
-    }
+    visit_whole!(ParsedTags::Other);
 }
 
 /// The `configuration` value: an object is projected, anything else parsed whole.
@@ -627,28 +613,7 @@ impl<'de> Visitor<'de> for Config<'_> {
         }
         Ok((Value::Object(out), Some(total > 0 && pascal * 2 > total)))
     }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        let v = de::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-        Ok((v, None))
-    }
-    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
-        Ok((Value::Bool(b), None))
-    }
-    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
-        Ok((Value::from(n), None))
-    }
-    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
-        Ok((Value::from(n), None))
-    }
-    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
-        Ok((Value::from(n), None))
-    }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok((Value::String(s.to_string()), None))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok((Value::Null, None))
-    }
+    visit_whole!(|v| (v, None));
 }
 
 #[cfg(test)]
@@ -873,7 +838,7 @@ mod tests {
         }
         // The slots are read: the resource's identity comes from them.
         let (env, v, shape) = pr.parse_parts(&lines[0]).unwrap();
-        assert_eq!(env.get(Envelope::type_slot()), Some("AWS::EC2::Volume"));
+        assert_eq!(env.resource_type(), Some("AWS::EC2::Volume"));
         assert!(v.get("arn").is_none() && v.get("resourceType").is_none());
         let Value::Object(m) = v else { panic!() };
         let Ok(normalize::Normalised::Resources(rs)) = normalize::config_item_parts(env, m, shape)

@@ -655,7 +655,7 @@ fn expand_parts(
     out: &mut Vec<SourceEvent>,
 ) {
     match v {
-        Value::Object(m) if plain_map(&m, env.has_type()) => {
+        Value::Object(m) if plain_map(&m, env.resource_type().is_some()) => {
             push_result(normalize::config_item_parts(env, m, shape), loc, out);
         }
         Value::Object(mut m) => {
