@@ -82,6 +82,22 @@ impl EvalContext<'_> {
             .and_then(Value::as_f64)
             .unwrap_or(default)
     }
+    /// Whether the list parameter `name` holds `value`: [`EvalContext::param_strings`]
+    /// followed by a search, without copying the list (checks ask this per resource).
+    pub fn param_has(&self, name: &str, value: &str) -> bool {
+        match self.params.get(name) {
+            Some(Value::Array(a)) => a.iter().any(|v| match v {
+                Value::String(s) => s == value,
+                Value::Number(n) => n.to_string() == value,
+                _ => false,
+            }),
+            Some(Value::String(s)) => s
+                .split(',')
+                .map(str::trim)
+                .any(|s| !s.is_empty() && s == value),
+            _ => false,
+        }
+    }
     /// A parameter holding a list of strings (a comma-separated string is accepted too).
     pub fn param_strings(&self, name: &str) -> Vec<String> {
         match self.params.get(name) {

@@ -110,10 +110,20 @@ pub struct TagVerdict {
 pub struct Classification {
     /// The tag plan.
     pub plan: TagPlan,
-    /// The tags the resource carries once the plan is applied.
-    pub effective_tags: Tags,
+    /// The tags the resource carries once the plan is applied, when the plan changes them;
+    /// `None` when they are the resource's own ([`Classification::effective_tags`]). Most
+    /// resources of a scan need no change, and their tag map is then not copied.
+    pub changed_tags: Option<Tags>,
     /// One verdict per governed tag in scope.
     pub verdicts: Vec<TagVerdict>,
+}
+
+impl Classification {
+    /// The tags the resource carries once the plan is applied: the changed tags, or `current`
+    /// (the classified resource's own) when the plan changes none.
+    pub fn effective_tags<'a>(&'a self, current: &'a Tags) -> &'a Tags {
+        self.changed_tags.as_ref().unwrap_or(current)
+    }
 }
 
 /// The classification side of a policy: implemented by [`ClassificationScheme`], and by
@@ -380,21 +390,26 @@ impl ClassificationScheme {
         ev: Option<&CreationEvent>,
         explain: bool,
     ) -> Classification {
-        let mut planned = r.tags.clone();
+        // Copied from the resource's tags at the first change only.
+        let mut changed: Option<Tags> = None;
         let mut changes = Vec::new();
         let mut verdicts = Vec::new();
         for rule in self.rules.iter().filter(|t| t.applies_to(&r.resource_type)) {
             let current = r.tags.get(&rule.key);
-            let derived = rule
-                .derive
-                .iter()
-                .find_map(|d| d.apply(r, ev, &planned))
-                .filter(|(v, _)| rule.allows(v));
-            let proposal = derived.or_else(|| {
-                rule.default
-                    .clone()
-                    .map(|d| (d, "default of the classification scheme".to_string()))
-            });
+            let planned = changed.as_ref().unwrap_or(&r.tags);
+            // Derived only when a verdict needs it (a valid tag the scheme does not overwrite
+            // needs no proposal).
+            let proposal = || {
+                rule.derive
+                    .iter()
+                    .find_map(|d| d.apply(r, ev, planned))
+                    .filter(|(v, _)| rule.allows(v))
+                    .or_else(|| {
+                        rule.default
+                            .clone()
+                            .map(|d| (d, "default of the classification scheme".to_string()))
+                    })
+            };
             let evidence = |current: Option<&String>| {
                 Evidence::new(
                     format!("tags.{}", rule.key),
@@ -404,10 +419,11 @@ impl ClassificationScheme {
                         .unwrap_or(serde_json::Value::Null),
                 )
             };
+            let mut set: Option<String> = None;
             match current {
                 Some(cur) if rule.allows(cur) => {
                     if rule.overwrite
-                        && let Some((v, why)) = proposal.filter(|(v, _)| v != cur)
+                        && let Some((v, why)) = proposal().filter(|(v, _)| v != cur)
                     {
                         changes.push(TagChange {
                             key: rule.key.clone(),
@@ -416,7 +432,7 @@ impl ClassificationScheme {
                             new_value: v.clone(),
                             reason: format!("{why} (the scheme overwrites this tag)"),
                         });
-                        planned.insert(rule.key.clone(), v);
+                        set = Some(v);
                     }
                     let (message, evidence) = if explain {
                         (
@@ -444,7 +460,7 @@ impl ClassificationScheme {
                         rule.key,
                         rule.describe_allowed()
                     );
-                    match proposal {
+                    match proposal() {
                         Some((v, why)) if rule.overwrite => {
                             message.push_str(&format!("; the tag plan sets it to `{v}`"));
                             changes.push(TagChange {
@@ -454,7 +470,7 @@ impl ClassificationScheme {
                                 new_value: v.clone(),
                                 reason: why,
                             });
-                            planned.insert(rule.key.clone(), v);
+                            set = Some(v);
                         }
                         _ => message.push_str(
                             "; a person must fix it (the scheme does not overwrite this tag)",
@@ -471,7 +487,7 @@ impl ClassificationScheme {
                 }
                 None => {
                     let mut message = format!("tag `{}` is missing", rule.key);
-                    match proposal {
+                    match proposal() {
                         Some((v, why)) => {
                             message.push_str(&format!("; the tag plan gives it `{v}` ({why})"));
                             changes.push(TagChange {
@@ -481,7 +497,7 @@ impl ClassificationScheme {
                                 new_value: v.clone(),
                                 reason: why,
                             });
-                            planned.insert(rule.key.clone(), v);
+                            set = Some(v);
                         }
                         None => {
                             message.push_str("; nothing to derive it from, a person must set it")
@@ -497,14 +513,25 @@ impl ClassificationScheme {
                     });
                 }
             }
+            if let Some(v) = set {
+                changed
+                    .get_or_insert_with(|| r.tags.clone())
+                    .insert(rule.key.clone(), v);
+            }
         }
         // Validate what would be written against AWS's rules; refuse what breaks them.
+        // Nothing to write breaks nothing, unless the resource already carries more user tags
+        // than AWS allows (counted as the whole set's violation, as before any change).
         let mut refused = Vec::new();
-        let to_write: Tags = changes
-            .iter()
-            .map(|c| (c.key.clone(), c.new_value.clone()))
-            .collect();
-        let violations = validate_write(&r.tags, &to_write);
+        let violations = if changes.is_empty() && r.tags.len() <= crate::tags::MAX_TAGS {
+            Vec::new()
+        } else {
+            let to_write: Tags = changes
+                .iter()
+                .map(|c| (c.key.clone(), c.new_value.clone()))
+                .collect();
+            validate_write(&r.tags, &to_write)
+        };
         if !violations.is_empty() {
             for v in &violations {
                 refused.push(v.to_string());
@@ -512,10 +539,13 @@ impl ClassificationScheme {
             let bad_keys: Vec<&str> = violations.iter().map(|v| v.key.as_str()).collect();
             let whole_set = bad_keys.iter().any(|k| k.is_empty());
             changes.retain(|c| !whole_set && !bad_keys.contains(&c.key.as_str()));
-            planned = r.tags.clone();
-            for c in &changes {
-                planned.insert(c.key.clone(), c.new_value.clone());
-            }
+            changed = (!changes.is_empty()).then(|| {
+                let mut planned = r.tags.clone();
+                for c in &changes {
+                    planned.insert(c.key.clone(), c.new_value.clone());
+                }
+                planned
+            });
             // Say so in the verdicts that promised a change the plan no longer makes.
             for v in verdicts.iter_mut().filter(|v| !v.ok) {
                 if !changes.iter().any(|c| c.key == v.key)
@@ -543,7 +573,7 @@ impl ClassificationScheme {
                 changes,
                 refused,
             },
-            effective_tags: planned,
+            changed_tags: changed,
             verdicts,
         }
     }
@@ -620,7 +650,9 @@ classification:
         assert_eq!(fix.action, TagAction::Fix);
         assert_eq!(fix.old_value.as_deref(), Some("C"));
         assert_eq!(
-            c.effective_tags.get("AssetGrade").map(String::as_str),
+            c.effective_tags(&r.tags)
+                .get("AssetGrade")
+                .map(String::as_str),
             Some("A")
         );
     }
@@ -651,7 +683,8 @@ classification:
         let mut plans_named = 0;
         for r in &cases {
             let (full, lean) = (s.classify(r, None), s.classify_counting(r, None));
-            assert_eq!(full.effective_tags, lean.effective_tags);
+            assert_eq!(full.changed_tags, lean.changed_tags);
+            assert_eq!(full.effective_tags(&r.tags), lean.effective_tags(&r.tags));
             assert_eq!(full.plan.changes, lean.plan.changes);
             assert_eq!(full.plan.refused, lean.plan.refused);
             assert_eq!(full.verdicts.len(), lean.verdicts.len());
@@ -676,6 +709,78 @@ classification:
         }
         assert_eq!(plans_named, 2);
         assert!(s.classify(&cases[0], None).verdicts.iter().all(|v| v.ok));
+    }
+
+    #[test]
+    fn the_tag_map_is_copied_only_when_the_plan_changes_it() {
+        let s = scheme(Y);
+        let mut r = Resource::new("arn:aws:s3:::prod-a", "AWS::S3::Bucket");
+        r.account_id = "111111111111".into();
+        for (k, v) in [
+            ("Environment", "prod"),
+            ("Owner", "ops"),
+            ("DataClassification", "public"),
+            ("Confidentiality", "1"),
+            ("AssetGrade", "C"),
+        ] {
+            r.tags.insert(k.into(), v.into());
+        }
+        for c in [s.classify(&r, None), s.classify_counting(&r, None)] {
+            assert!(c.plan.changes.is_empty());
+            assert_eq!(c.changed_tags, None);
+            assert_eq!(c.effective_tags(&r.tags), &r.tags);
+        }
+        // A change: the effective tags are the resource's with the change applied.
+        r.tags.remove("Owner");
+        r.tags.insert("AssetGrade".into(), "A".into());
+        let c = s.classify_counting(&r, None);
+        assert!(!c.plan.changes.is_empty());
+        let mut want = r.tags.clone();
+        for ch in &c.plan.changes {
+            want.insert(ch.key.clone(), ch.new_value.clone());
+        }
+        assert_eq!(c.changed_tags.as_ref(), Some(&want));
+        assert_eq!(c.effective_tags(&r.tags), &want);
+        assert_ne!(c.effective_tags(&r.tags), &r.tags);
+        // Every change refused: nothing changes.
+        let s = scheme(
+            "version: 1\nclassification:\n  tags:\n    - key: Owner\n      derive:\n        - from: event.creator-name\n",
+        );
+        let r = Resource::new("arn:aws:s3:::b", "AWS::S3::Bucket");
+        let ev = CreationEvent {
+            creator_name: Some("bad;name".into()),
+            ..Default::default()
+        };
+        let c = s.classify(&r, Some(&ev));
+        assert!(!c.plan.refused.is_empty());
+        assert_eq!(c.changed_tags, None);
+    }
+
+    #[test]
+    fn a_resource_over_the_tag_limit_is_refused_even_without_a_change() {
+        let s = scheme(Y);
+        let mut r = Resource::new("arn:aws:s3:::prod-a", "AWS::S3::Bucket");
+        for (k, v) in [
+            ("Environment", "prod"),
+            ("Owner", "ops"),
+            ("DataClassification", "public"),
+            ("Confidentiality", "1"),
+            ("AssetGrade", "C"),
+        ] {
+            r.tags.insert(k.into(), v.into());
+        }
+        for i in 0..crate::tags::MAX_TAGS {
+            r.tags.insert(format!("extra-{i}"), "x".into());
+        }
+        for c in [s.classify(&r, None), s.classify_counting(&r, None)] {
+            assert!(c.plan.changes.is_empty());
+            assert_eq!(c.plan.refused.len(), 1, "{:?}", c.plan.refused);
+            assert!(
+                c.plan.refused[0].contains("user tags"),
+                "{:?}",
+                c.plan.refused
+            );
+        }
     }
 
     #[test]

@@ -403,8 +403,7 @@ impl Engine {
     ) -> ResourceResult {
         let tags = classification
             .as_ref()
-            .map(|c| &c.effective_tags)
-            .unwrap_or(&r.tags);
+            .map_or(&r.tags, |c| c.effective_tags(&r.tags));
         // Made with the first finding: a resource that only passes needs none.
         let mut rref: Option<Arc<ResourceRef>> = None;
         let mut findings = Vec::new();
@@ -470,6 +469,11 @@ impl Engine {
                 });
                 continue;
             }
+            let message = if status == Status::Pass {
+                format!("{} (compliant)", meta.title)
+            } else {
+                message
+            };
             let mut severity = p.severity;
             for (c, s) in &p.escalate {
                 if c.eval(r, tags) == Truth::True && *s > severity {
@@ -559,11 +563,9 @@ impl Engine {
             }
         };
         match outcome {
-            Ok(Outcome::Pass { evidence }) => (
-                Status::Pass,
-                format!("{} (compliant)", p.check.meta().title),
-                evidence,
-            ),
+            // Its message is written when the verdict becomes a finding (most passes of a large
+            // scan are only counted).
+            Ok(Outcome::Pass { evidence }) => (Status::Pass, String::new(), evidence),
             Ok(Outcome::Fail { reason, evidence }) => (Status::Fail, reason, evidence),
             Ok(Outcome::NotApplicable { reason }) => (Status::NotApplicable, reason, Vec::new()),
             Ok(Outcome::Unknown { reason }) => (Status::Unknown, reason, Vec::new()),
@@ -717,8 +719,7 @@ impl Engine {
         let tags_of = |i: usize| {
             classes[i]
                 .as_ref()
-                .map(|c| &c.effective_tags)
-                .unwrap_or(&batch[i].tags)
+                .map_or(&batch[i].tags, |c| c.effective_tags(&batch[i].tags))
         };
         let mut pre: Vec<HashMap<usize, Outcome>> = vec![HashMap::new(); batch.len()];
         for (ci, p) in self.checks.iter().enumerate() {

@@ -286,7 +286,10 @@ impl ScanSink for ReportBuilder {
         }
         if let Some(c) = &res.classification {
             for k in &self.governed {
-                let value = c.effective_tags.get(k).map_or("(unset)", String::as_str);
+                let value = c
+                    .effective_tags(&r.tags)
+                    .get(k)
+                    .map_or("(unset)", String::as_str);
                 bump(&mut self.report.classification, k, |m| {
                     bump(m, value, |n| *n += 1)
                 });

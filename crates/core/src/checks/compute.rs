@@ -185,11 +185,7 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
             let p = "configuration.runtime";
             match conf(r, &["runtime"]) {
                 Some(Value::String(rt)) => {
-                    if ctx
-                        .param_strings("deprecatedRuntimes")
-                        .iter()
-                        .any(|d| d == &rt)
-                    {
+                    if ctx.param_has("deprecatedRuntimes", &rt) {
                         Outcome::fail(format!("runtime `{rt}` is deprecated"), p, rt)
                     } else {
                         Outcome::pass(p, rt)

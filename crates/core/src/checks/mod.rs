@@ -189,6 +189,12 @@ pub(crate) fn conf(r: &Resource, keys: &[&str]) -> Option<Value> {
 
 /// A supplementary configuration value (case-insensitive keys, JSON strings parsed).
 pub(crate) fn supp(r: &Resource, keys: &[&str]) -> Option<Value> {
+    supp_cow(r, keys).map(std::borrow::Cow::into_owned)
+}
+
+/// [`supp`] without a copy where none is needed: borrowed unless JSON held in a string had to
+/// be parsed on the way.
+pub(crate) fn supp_cow<'a>(r: &'a Resource, keys: &[&str]) -> Option<std::borrow::Cow<'a, Value>> {
     let (first, rest) = keys.split_first()?;
     let top = match r.supplementary_configuration.get(*first) {
         Some(v) => v,
@@ -198,10 +204,10 @@ pub(crate) fn supp(r: &Resource, keys: &[&str]) -> Option<Value> {
             .find(|(k, _)| k.eq_ignore_ascii_case(first))
             .map(|(_, v)| v)?,
     };
-    let out = if rest.is_empty() {
-        parse_embedded(top)
-    } else {
-        cpath(top, rest)?
+    let out = match (rest.is_empty(), top) {
+        (true, Value::String(_)) => std::borrow::Cow::Owned(parse_embedded(top)),
+        (true, _) => std::borrow::Cow::Borrowed(top),
+        (false, _) => cpath_cow(top, rest)?,
     };
     (!out.is_null()).then_some(out)
 }
@@ -453,6 +459,104 @@ mod tests {
             };
             assert_eq!(evidence[0].value[0]["fromPort"], 22);
         }
+    }
+
+    #[test]
+    fn open_ranges_are_found_under_every_spelling_of_the_range_lists() {
+        let cat = builtin_checks();
+        let ssh = cat
+            .iter()
+            .find(|c| c.meta().id == "aws.ec2.sg-no-ssh-from-internet")
+            .unwrap();
+        let mut r = Resource::new(
+            "arn:aws:ec2:us-east-1:111122223333:security-group/sg-1",
+            "AWS::EC2::SecurityGroup",
+        );
+        let (params, tags) = (serde_json::Map::new(), crate::tags::Tags::new());
+        let ctx = EvalContext {
+            params: &params,
+            now: chrono::Utc::now(),
+            tags: &tags,
+            explain_pass: false,
+        };
+        let cases = [
+            (
+                serde_json::json!({"IpRanges": [{"CidrIp": "0.0.0.0/0"}]}),
+                "0.0.0.0/0",
+            ),
+            (
+                serde_json::json!({"ipv4Ranges": [{"cidrIp": "0.0.0.0/0"}]}),
+                "0.0.0.0/0",
+            ),
+            (
+                serde_json::json!({"Ipv6Ranges": [{"CidrIpv6": "::/0"}]}),
+                "::/0",
+            ),
+            (serde_json::json!({"ipRanges": ["0.0.0.0/0"]}), "0.0.0.0/0"),
+            // Not a range list: nothing open.
+            (
+                serde_json::json!({"prefixListIds": [{"cidrIp": "0.0.0.0/0"}]}),
+                "",
+            ),
+            (
+                serde_json::json!({"ipRanges": [{"cidrIp": "10.0.0.0/8"}]}),
+                "",
+            ),
+        ];
+        for (ranges, open) in cases {
+            let mut perm = serde_json::json!({"IpProtocol": 6, "FromPort": 22, "ToPort": 22});
+            perm.as_object_mut()
+                .unwrap()
+                .extend(ranges.as_object().unwrap().clone());
+            r.configuration = serde_json::json!({"ipPermissions": [perm]});
+            match ssh.evaluate(&r, &ctx) {
+                Outcome::Fail { evidence, .. } => {
+                    assert_eq!(evidence[0].value[0]["cidr"], open, "{ranges}");
+                    assert_eq!(evidence[0].value[0]["ipProtocol"], "6", "{ranges}");
+                }
+                Outcome::Pass { .. } => assert!(open.is_empty(), "{ranges} passed"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_list_parameter_holds_what_its_strings_hold() {
+        let mut params = serde_json::Map::new();
+        params.insert(
+            "a".into(),
+            serde_json::json!(["python3.8", 22, true, "go1.x"]),
+        );
+        params.insert("s".into(), serde_json::json!(" python3.8, ,go1.x "));
+        params.insert("n".into(), serde_json::json!(7));
+        let tags = crate::tags::Tags::new();
+        let ctx = EvalContext {
+            params: &params,
+            now: chrono::Utc::now(),
+            tags: &tags,
+            explain_pass: false,
+        };
+        for name in ["a", "s", "n", "missing"] {
+            let list = ctx.param_strings(name);
+            for probe in [
+                "python3.8",
+                "go1.x",
+                "22",
+                "true",
+                "",
+                " python3.8",
+                "python3",
+                "7",
+            ] {
+                assert_eq!(
+                    ctx.param_has(name, probe),
+                    list.iter().any(|x| x == probe),
+                    "{name} {probe:?}"
+                );
+            }
+        }
+        assert!(ctx.param_has("a", "22") && ctx.param_has("s", "go1.x"));
+        assert!(!ctx.param_has("a", "true") && !ctx.param_has("s", ""));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Security groups, subnets, load balancers and Route 53.
 
+use std::borrow::Cow;
+
 use serde_json::{Value, json};
 
 use super::*;
@@ -8,15 +10,16 @@ use crate::finding::Severity::*;
 const SG: &[&str] = &["AWS::EC2::SecurityGroup"];
 const INGRESS: &str = "configuration.ipPermissions";
 
-/// One ingress permission open to the whole internet: protocol, from, to, the open range.
-struct OpenRule {
-    protocol: String,
+/// One ingress permission open to the whole internet: protocol, from, to, the open range,
+/// borrowed from the resource's configuration.
+struct OpenRule<'a> {
+    protocol: Cow<'a, str>,
     from: Option<i64>,
     to: Option<i64>,
-    cidr: String,
+    cidr: &'a str,
 }
 
-impl OpenRule {
+impl OpenRule<'_> {
     fn all_traffic(&self) -> bool {
         self.protocol == "-1" || self.protocol.eq_ignore_ascii_case("all")
     }
@@ -59,19 +62,38 @@ fn cidr_of(v: &Value) -> Option<&str> {
     }
 }
 
-/// The permissions under `key` open to the whole internet, each range once, in order. Walks
-/// the configuration by reference: only what is open is copied (every security group is
-/// checked, few are open).
-fn open_rules(r: &Resource, key: &str) -> Vec<OpenRule> {
-    let perms = cpath_cow(&r.configuration, &[key]);
-    let Some(Value::Array(perms)) = perms.as_deref() else {
+/// The ingress permissions of a security group (borrowed unless held as a JSON string).
+fn ingress(r: &Resource) -> Option<Cow<'_, Value>> {
+    cpath_cow(&r.configuration, &["ipPermissions"])
+}
+
+/// The range lists of an ingress permission (any spelling of the keys).
+fn is_range_list(key: &str) -> bool {
+    // Most keys fail on their first or last letter.
+    let b = key.as_bytes();
+    if b.len() < 8 || b[0] | 0x20 != b'i' || b[b.len() - 1] | 0x20 != b's' {
+        return false;
+    }
+    ["ipRanges", "ipv4Ranges", "ipv6Ranges"]
+        .iter()
+        .any(|k| key.eq_ignore_ascii_case(k))
+}
+
+/// The permissions of `perms` open to the whole internet, each range once, in order. One pass
+/// over each permission's keys, and nothing copied but a numeric protocol (every security group
+/// is checked, few are open).
+fn open_rules(perms: Option<&Value>) -> Vec<OpenRule<'_>> {
+    let Some(Value::Array(perms)) = perms else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for p in perms {
+        let Value::Object(m) = p else {
+            continue;
+        };
         let mut cidrs: Vec<&str> = Vec::new();
-        for k in ["ipRanges", "ipv4Ranges", "ipv6Ranges"] {
-            if let Some(Value::Array(a)) = ci(p, k) {
+        for (_, a) in m.iter().filter(|(k, _)| is_range_list(k)) {
+            if let Value::Array(a) = a {
                 cidrs.extend(
                     a.iter()
                         .filter_map(cidr_of)
@@ -85,18 +107,18 @@ fn open_rules(r: &Resource, key: &str) -> Vec<OpenRule> {
         cidrs.sort_unstable();
         cidrs.dedup();
         let protocol = match ci(p, "ipProtocol") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => "-1".into(),
+            Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
+            Some(Value::Number(n)) => Cow::Owned(n.to_string()),
+            _ => Cow::Borrowed("-1"),
         };
         let from = number(ci(p, "fromPort")).map(|n| n as i64);
         let to = number(ci(p, "toPort")).map(|n| n as i64);
-        for c in cidrs {
+        for cidr in cidrs {
             out.push(OpenRule {
                 protocol: protocol.clone(),
                 from,
                 to,
-                cidr: c.to_string(),
+                cidr,
             });
         }
     }
@@ -104,7 +126,8 @@ fn open_rules(r: &Resource, key: &str) -> Vec<OpenRule> {
 }
 
 fn no_open_port(r: &Resource, ports: &[i64], explain_pass: bool) -> Outcome {
-    let rules = open_rules(r, "ipPermissions");
+    let perms = ingress(r);
+    let rules = open_rules(perms.as_deref());
     let mut hits: Vec<(i64, &OpenRule)> = Vec::new();
     for port in ports {
         if let Some(rule) = rules.iter().find(|x| x.tcp() && x.covers(*port)) {
@@ -236,7 +259,8 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
             .param("authorizedTcpPorts", json!([80, 443]), "TCP ports that may be open to the internet")
             .eval(|r, ctx| {
                 let ok: Vec<i64> = ctx.param_strings("authorizedTcpPorts").iter().filter_map(|p| p.parse().ok()).collect();
-                let rules = open_rules(r, "ipPermissions");
+                let perms = ingress(r);
+                let rules = open_rules(perms.as_deref());
                 let bad: Vec<&OpenRule> = rules
                     .iter()
                     .filter(|x| {

@@ -18,7 +18,7 @@ const PAB_FLAGS: [&str; 4] = [
 ];
 
 fn pab_flags(r: &Resource) -> Option<Vec<(&'static str, Option<bool>)>> {
-    let pab = supp(r, &["PublicAccessBlockConfiguration"])?;
+    let pab = supp_cow(r, &["PublicAccessBlockConfiguration"])?;
     Some(
         PAB_FLAGS
             .iter()
@@ -167,7 +167,7 @@ pub(super) fn register(v: &mut Vec<Builtin>) {
             .reads(&[PAB])
             .param("excludedPublicBuckets", json!([]), "Bucket names that are public on purpose")
             .eval(|r, ctx| {
-                if ctx.param_strings("excludedPublicBuckets").iter().any(|b| b == &r.resource_id) {
+                if ctx.param_has("excludedPublicBuckets", &r.resource_id) {
                     return Outcome::na("the bucket is listed in `excludedPublicBuckets`");
                 }
                 match pab_flags(r) {
