@@ -138,9 +138,60 @@ pub struct RuleSpec {
 
 /// Compiles and caches rule modules. One per process is enough; it is cheap to share.
 pub struct Runtime {
-    engines: Mutex<HashMap<usize, wasmtime::Engine>>,
+    engines: Mutex<HashMap<EngineKey, Pool>>,
     cache_dir: Option<PathBuf>,
 }
+
+/// What an engine is set up for: the stack size, and for a pooled engine the memory and table
+/// caps of its slots.
+type EngineKey = (usize, Option<(usize, usize)>);
+
+/// An engine, and for a pooled one the count of its free instance slots.
+#[derive(Clone)]
+struct Pool {
+    engine: wasmtime::Engine,
+    slots: Option<Arc<Slots>>,
+}
+
+/// The free instance slots of a pooled engine: a call waits for one rather than fail when every
+/// slot is taken (more threads calling rules at once than the pool holds).
+struct Slots {
+    free: Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl Slots {
+    fn take(self: &Arc<Self>) -> SlotGuard {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        SlotGuard(self.clone())
+    }
+}
+
+/// A slot taken; given back when dropped (after the call's store and instance).
+struct SlotGuard(Arc<Slots>);
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        let mut free = self.0.free.lock().unwrap_or_else(|p| p.into_inner());
+        *free += 1;
+        self.0.freed.notify_one();
+    }
+}
+
+/// Instance slots of a pooled engine: enough for every core to call rules at once, twice over.
+fn pool_slots() -> usize {
+    let cores = std::thread::available_parallelism().map_or(4, usize::from);
+    (2 * cores).clamp(16, 256)
+}
+
+/// Bytes of a slot's linear memory kept mapped and zeroed with `memset` when the instance ends,
+/// instead of returned to the kernel and faulted in again by the next instance (page faults and
+/// TLB shootdowns were a fifth of a WASM rule's cost with a fresh mapping per batch).
+const KEEP_RESIDENT: usize = 4 << 20;
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -206,6 +257,8 @@ pub struct RuleModule {
     imports: Vec<String>,
     exports: Vec<String>,
     engine: wasmtime::Engine,
+    /// The free slots of a pooled engine (`None`: a fresh mapping per instance).
+    slots: Option<Arc<Slots>>,
     compiled: Compiled,
     limits: Limits,
     meta: ModuleMeta,
@@ -276,12 +329,14 @@ impl Runtime {
         }
     }
 
-    fn engine(&self, stack: usize) -> Result<wasmtime::Engine, String> {
+    /// The engine for `stack`; `pooled` (a module's memory and table caps) gives one whose
+    /// instances come from a pool of reused slots, which core modules use when they fit it.
+    fn engine(&self, stack: usize, pooled: Option<(usize, usize)>) -> Result<Pool, String> {
         let mut map = self
             .engines
             .lock()
             .map_err(|_| "the WebAssembly engine cache is poisoned".to_string())?;
-        if let Some(e) = map.get(&stack) {
+        if let Some(e) = map.get(&(stack, pooled)) {
             return Ok(e.clone());
         }
         let mut c = wasmtime::Config::new();
@@ -289,9 +344,31 @@ impl Runtime {
             .max_wasm_stack(stack)
             .wasm_component_model(true)
             .cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let mut slots = None;
+        if let Some((memory, table)) = pooled {
+            let n = pool_slots();
+            let count = u32::try_from(n).unwrap_or(u32::MAX);
+            let mut p = wasmtime::PoolingAllocationConfig::new();
+            // The store's limiter refuses growth past the caps first, with its own message;
+            // the slots are as large as the caps allow.
+            p.total_core_instances(count)
+                .total_memories(count)
+                .total_tables(count)
+                .total_component_instances(count)
+                .max_memory_size(memory.next_multiple_of(PAGE))
+                .table_elements(table)
+                .linear_memory_keep_resident(KEEP_RESIDENT)
+                .table_keep_resident(64 << 10);
+            c.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(p));
+            slots = Some(Arc::new(Slots {
+                free: Mutex::new(n),
+                freed: std::sync::Condvar::new(),
+            }));
+        }
         let e = wasmtime::Engine::new(&c).map_err(|e| format!("cannot set up wasmtime: {e}"))?;
-        map.insert(stack, e.clone());
-        Ok(e)
+        let pool = Pool { engine: e, slots };
+        map.insert((stack, pooled), pool.clone());
+        Ok(pool)
     }
 
     /// Loads a module: size cap, digest, kind, compile (or the cache), imports and exports,
@@ -333,10 +410,23 @@ impl Runtime {
         let kind = kind_of(&bytes).ok_or_else(|| {
             err("not a WebAssembly module or component (bad magic number or version)".into())
         })?;
-        let engine = self.engine(lim.stack_bytes).map_err(err)?;
+        let mut pool = self.engine(lim.stack_bytes, None).map_err(err)?;
         let (compiled, from_cache, imports, exports) = match kind {
             ModuleKind::CoreModule => {
-                let (m, cached) = self.compile_core(&engine, &bytes, &sha).map_err(err)?;
+                // A pooled engine when the module fits its slots (one memory and one table,
+                // within the caps); otherwise a fresh mapping per instance, as for components.
+                let caps = (lim.memory_bytes, lim.table_elements);
+                // (A pooled engine refuses to compile what does not fit; the other engine then
+                // compiles it, or says why it cannot.)
+                let pooled = self.engine(lim.stack_bytes, Some(caps)).map_err(err)?;
+                let (m, cached) = match self.compile_core(&pooled.engine, &bytes, &sha) {
+                    Ok((m, cached)) if fits_pool(&m.resources_required(), caps) => {
+                        pool = pooled;
+                        (m, cached)
+                    }
+                    _ => self.compile_core(&pool.engine, &bytes, &sha).map_err(err)?,
+                };
+                let engine = &pool.engine;
                 let imports: Vec<String> = m
                     .imports()
                     .map(|i| format!("{}::{}", i.module(), i.name()))
@@ -368,19 +458,18 @@ impl Runtime {
                         )));
                     }
                 }
-                let linker = sandbox::core_linker(&engine).map_err(|e| err(e.to_string()))?;
+                let linker = sandbox::core_linker(engine).map_err(|e| err(e.to_string()))?;
                 let pre = linker
                     .instantiate_pre(&m)
                     .map_err(|e| err(format!("its imports do not match the sandbox's: {e}")))?;
                 (Compiled::Core(pre), cached, imports, exports)
             }
             ModuleKind::Component => {
-                let (c, cached) = self.compile_component(&engine, &bytes, &sha).map_err(err)?;
+                let engine = &pool.engine;
+                let (c, cached) = self.compile_component(engine, &bytes, &sha).map_err(err)?;
                 let ty = c.component_type();
-                let imports: Vec<String> =
-                    ty.imports(&engine).map(|(n, _)| n.to_string()).collect();
-                let exports: Vec<String> =
-                    ty.exports(&engine).map(|(n, _)| n.to_string()).collect();
+                let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
+                let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
                 if let Some(bad) = imports.iter().find(|i| i.as_str() != HOST_INTERFACE) {
                     return Err(err(format!(
                         "imports `{bad}`, which the sandbox does not provide (a component rule may import only `{HOST_INTERFACE}`; build JavaScript with every WASI feature disabled)"
@@ -394,7 +483,7 @@ impl Runtime {
                         )));
                     }
                 }
-                let linker = sandbox::component_linker(&engine).map_err(|e| err(e.to_string()))?;
+                let linker = sandbox::component_linker(engine).map_err(|e| err(e.to_string()))?;
                 let pre = linker
                     .instantiate_pre(&c)
                     .map_err(|e| err(format!("its imports do not match the sandbox's: {e}")))?;
@@ -408,7 +497,8 @@ impl Runtime {
             size: bytes.len(),
             imports,
             exports,
-            engine,
+            engine: pool.engine,
+            slots: pool.slots,
             compiled,
             limits: lim.clone(),
             meta: ModuleMeta {
@@ -511,6 +601,23 @@ impl Runtime {
         }
         Ok((c, false))
     }
+}
+
+/// A WebAssembly page.
+const PAGE: usize = 64 << 10;
+
+/// Whether a core module's instances fit a pooled engine's slots: one memory and one table at
+/// most, their initial sizes within the caps (a larger one is refused by the store's limiter
+/// with its own message, which a pool would pre-empt).
+fn fits_pool(need: &wasmtime::ResourcesRequired, (memory, table): (usize, usize)) -> bool {
+    need.num_memories <= 1
+        && need.num_tables <= 1
+        && need
+            .max_initial_memory_size
+            .is_none_or(|pages| pages.saturating_mul(PAGE as u64) <= memory as u64)
+        && need
+            .max_initial_table_size
+            .is_none_or(|n| n <= table as u64)
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -636,6 +743,13 @@ impl RuleModule {
         &self.sha256
     }
 
+    /// Whether its instances come from a pool of reused slots (a core module within one memory
+    /// and one table; components and other modules get a fresh mapping per call). Either way
+    /// each call starts from the module's initial state.
+    pub fn pooled(&self) -> bool {
+        self.slots.is_some()
+    }
+
     /// Its rules, as checks for the engine.
     pub fn checks(self: &Arc<Self>) -> Result<Vec<Arc<dyn Check>>, RuleError> {
         let mut out: Vec<Arc<dyn Check>> = Vec::new();
@@ -718,6 +832,8 @@ impl RuleModule {
     }
 
     fn call_metadata(&self) -> Result<Vec<u8>, RunError> {
+        // Declared before the store: given back after the instance is gone.
+        let _slot = self.slots.as_ref().map(Slots::take);
         let mut store = self.new_store();
         let fuel = self.limits.init_fuel;
         let r = match &self.compiled {
@@ -738,6 +854,8 @@ impl RuleModule {
         fuel: u64,
         max_output: usize,
     ) -> Result<(Vec<u8>, String), RunError> {
+        // Declared before the store: given back after the instance is gone.
+        let _slot = self.slots.as_ref().map(Slots::take);
         let mut store = self.new_store();
         let r = match &self.compiled {
             Compiled::Core(pre) => self.core_call(&mut store, pre, fuel, Some((input, max_output))),

@@ -470,6 +470,119 @@ fn no_state_survives_from_one_call_to_the_next() {
 }
 
 #[test]
+fn no_memory_survives_from_one_call_to_the_next() {
+    // A mark in memory: the first call in an instance passes, any later one fails. Pooled
+    // instances reuse their memory's slot: it must come back as the module left it at start.
+    let fx = Fixture::new();
+    let fail = br#"[{"i":0,"status":"fail","reason":"memory survived"}]"#;
+    let extra = format!(r#"(data (i32.const 12288) "{}")"#, wat_bytes(fail));
+    let body = format!(
+        r#"(if (i32.load (i32.const 16384))
+        (then (return (i64.or (i64.shl (i64.const 12288) (i64.const 32)) (i64.const {})))))
+      (i32.store (i32.const 16384) (i32.const 1))"#,
+        fail.len()
+    );
+    let path = fx.write(
+        "memory-state.wasm",
+        &rule_wat(META, &body, PASS_ONE.as_bytes(), &extra),
+    );
+    let module = fx
+        .rt
+        .load(&RuleSpec {
+            path,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(module.pooled());
+    for _ in 0..3 {
+        let r = scan(module.checks().unwrap());
+        assert!(r.iter().all(|(s, _)| *s == Status::Pass), "{r:?}");
+    }
+}
+
+#[test]
+fn a_module_the_pool_cannot_hold_runs_in_a_fresh_mapping() {
+    let fx = Fixture::new();
+    let path = fx.write(
+        "two-tables.wasm",
+        &rule_wat(
+            META,
+            "",
+            PASS_ONE.as_bytes(),
+            "(table 1 funcref) (table 1 funcref)",
+        ),
+    );
+    let module = fx
+        .rt
+        .load(&RuleSpec {
+            path,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(!module.pooled());
+    let r = scan(module.checks().unwrap());
+    assert!(r.iter().all(|(s, _)| *s == Status::Pass), "{r:?}");
+}
+
+#[test]
+fn more_threads_than_pool_slots_wait_for_one_instead_of_failing() {
+    // Each call spins a while, so that many instances are alive at once: far more threads than
+    // the pool has slots (at least 16, twice the cores) call at the same time.
+    let fx = Fixture::new();
+    let body = r#"(local $i i32)
+      (loop $spin
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $spin (i32.lt_u (local.get $i) (i32.const 200000))))"#;
+    let wat = rule_wat(META, "", PASS_ONE.as_bytes(), "").replace(
+        "(func (export \"aw_evaluate\") (param $p i32) (param $n i32) (result i64)",
+        &format!(
+            "(func (export \"aw_evaluate\") (param $p i32) (param $n i32) (result i64) {body}"
+        ),
+    );
+    let path = fx.write("spin.wasm", &wat);
+    let module = fx
+        .rt
+        .load(&RuleSpec {
+            path,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(module.pooled());
+    let check = module.checks().unwrap().pop().unwrap();
+    let r = Resource::new("arn:aws:s3:::spin", "AWS::S3::Bucket");
+    let (params, tags) = (serde_json::Map::new(), assetwarden_core::tags::Tags::new());
+    let statuses: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..96)
+            .map(|_| {
+                s.spawn(|| {
+                    let ctx = assetwarden_core::check::EvalContext {
+                        params: &params,
+                        now: chrono::Utc::now(),
+                        tags: &tags,
+                        explain_pass: false,
+                    };
+                    (0..4)
+                        .map(|_| format!("{:?}", check.evaluate(&r, &ctx)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(statuses.len(), 96 * 4);
+    let bad: Vec<&String> = statuses.iter().filter(|s| !s.starts_with("Pass")).collect();
+    assert!(
+        bad.is_empty(),
+        "{} calls did not pass: {:?}",
+        bad.len(),
+        bad.first()
+    );
+}
+
+#[test]
 fn compiled_modules_are_cached_on_disk() {
     let fx = Fixture::new();
     let path = fx.write("cached.wasm", &rule_wat(META, "", PASS_ONE.as_bytes(), ""));
