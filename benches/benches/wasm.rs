@@ -14,7 +14,6 @@ use assetwarden_core::check::Check;
 use assetwarden_core::{Engine, Resource};
 use assetwarden_rules_wasm::{RuleSpec, Runtime, reference};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use serde_json::json;
 
 // The allocator the CLI uses.
 #[global_allocator]
@@ -23,41 +22,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const N: usize = 100_000;
 
 fn buckets(n: usize) -> Vec<Resource> {
-    (0..n)
-        .map(|i| {
-            let mut r = Resource::new(format!("arn:aws:s3:::bucket-{i:06}"), "AWS::S3::Bucket");
-            r.configuration = json!({"name": format!("bucket-{i:06}")});
-            match i % 4 {
-                0 => {}
-                1 => {
-                    r.supplementary_configuration.insert(
-                        "PublicAccessBlockConfiguration".into(),
-                        json!({"blockPublicAcls": true, "ignorePublicAcls": true,
-                               "blockPublicPolicy": false, "restrictPublicBuckets": true}),
-                    );
-                }
-                _ => {
-                    r.supplementary_configuration.insert(
-                        "PublicAccessBlockConfiguration".into(),
-                        json!({"blockPublicAcls": true, "ignorePublicAcls": true,
-                               "blockPublicPolicy": true, "restrictPublicBuckets": true}),
-                    );
-                }
-            }
-            r
-        })
-        .collect()
+    assetwarden_benches::s3_buckets(n)
 }
 
 fn engine(checks: Vec<Arc<dyn Check>>) -> Engine {
-    let mut b = Engine::builder().builtins(false);
-    for c in checks {
-        // Only the S3 rule: the inventory is buckets.
-        if c.meta().id == "acme.s3.block-public-access" {
-            b = b.check(c);
-        }
-    }
-    b.build().unwrap()
+    assetwarden_benches::s3_rule_engine(checks).unwrap()
 }
 
 fn wasm(path: &Path) -> Vec<Arc<dyn Check>> {

@@ -41,3 +41,40 @@ pub fn inventory(n: usize, seed: u64) -> Result<Vec<u8>, String> {
     }
     std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
 }
+
+/// `n` S3 buckets for the WASM rule benchmarks: a quarter with no public access block, a
+/// quarter with one setting off, the rest with all four on.
+pub fn s3_buckets(n: usize) -> Vec<assetwarden_core::Resource> {
+    let pab = |policy_blocked: bool| {
+        serde_json::json!({"blockPublicAcls": true, "ignorePublicAcls": true,
+            "blockPublicPolicy": policy_blocked, "restrictPublicBuckets": true})
+    };
+    (0..n)
+        .map(|i| {
+            let mut r = assetwarden_core::Resource::new(
+                format!("arn:aws:s3:::bucket-{i:06}"),
+                "AWS::S3::Bucket",
+            );
+            r.configuration = serde_json::json!({"name": format!("bucket-{i:06}")});
+            if i % 4 != 0 {
+                r.supplementary_configuration
+                    .insert("PublicAccessBlockConfiguration".into(), pab(i % 4 != 1));
+            }
+            r
+        })
+        .collect()
+}
+
+/// The engine the WASM rule benchmarks run: only the S3 rule of `checks` (the inventory is
+/// buckets), no built-in checks.
+pub fn s3_rule_engine(
+    checks: Vec<std::sync::Arc<dyn assetwarden_core::check::Check>>,
+) -> anyhow::Result<assetwarden_core::Engine> {
+    let mut b = assetwarden_core::Engine::builder().builtins(false);
+    for c in checks {
+        if c.meta().id == "acme.s3.block-public-access" {
+            b = b.check(c);
+        }
+    }
+    Ok(b.build()?)
+}
