@@ -4,6 +4,9 @@
 //! prints wall time and CPU time (user and system) per resource for each. CPU time is steadier
 //! than wall time on a shared machine, and shows what the sandbox costs the kernel.
 //!
+//! Each module runs twice: with pooled instances (the default) and with a fresh mapping per call
+//! (`Runtime::pooling(false)`).
+//!
 //! Usage: `wasm-cost ITERATIONS MODULE.wasm...`; prints one `RESULT {json}` line per rule.
 
 use std::io::Write;
@@ -45,18 +48,24 @@ fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: wasm-cost ITERATIONS MODULE.wasm...");
     };
     let iters: usize = iters.parse()?;
-    let rt = Runtime::with_cache(Some(
-        std::env::temp_dir().join("assetwarden-wasm-cost-cache"),
-    ));
+    let cache = std::env::temp_dir().join("assetwarden-wasm-cost-cache");
     let mut rules = vec![("native".to_string(), reference::checks())];
-    for m in modules {
-        let spec = RuleSpec {
-            path: PathBuf::from(m),
-            ..Default::default()
-        };
-        let module = rt.load(&spec)?;
-        let name = format!("{m}{}", if module.pooled() { " (pooled)" } else { "" });
-        rules.push((name, module.checks()?));
+    // Each module twice: with pooled instances (the default) and with a fresh mapping per call.
+    for pooling in [true, false] {
+        let rt = Runtime::with_cache(Some(cache.clone())).pooling(pooling);
+        for m in modules {
+            let spec = RuleSpec {
+                path: PathBuf::from(m),
+                ..Default::default()
+            };
+            let module = rt.load(&spec)?;
+            let how = if module.pooled() {
+                "pooled"
+            } else {
+                "fresh mapping"
+            };
+            rules.push((format!("{m} ({how})"), module.checks()?));
+        }
     }
     let rs = s3_buckets(N);
     let mut out = std::io::stdout().lock();

@@ -140,6 +140,8 @@ pub struct RuleSpec {
 pub struct Runtime {
     engines: Mutex<HashMap<EngineKey, Pool>>,
     cache_dir: Option<PathBuf>,
+    /// Whether core modules that fit may use a pooled engine ([`Runtime::pooling`]).
+    pooling: bool,
 }
 
 /// What an engine is set up for: the stack size, and for a pooled engine the memory and table
@@ -321,12 +323,30 @@ impl Runtime {
         Runtime::with_cache(default_cache_dir())
     }
 
-    /// A runtime caching compiled modules in `dir` (`None`: no disk cache).
+    /// A runtime caching compiled modules in `dir` (`None`: no disk cache). Instances of core
+    /// modules come from a pool ([`RuleModule::pooled`]) unless the environment variable
+    /// `ASSETWARDEN_WASM_POOL` is `0` or `off` (see [`Runtime::pooling`]).
     pub fn with_cache(dir: Option<PathBuf>) -> Runtime {
+        let off = std::env::var("ASSETWARDEN_WASM_POOL").is_ok_and(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "0" | "off" | "false" | "no"
+            )
+        });
         Runtime {
             engines: Mutex::new(HashMap::new()),
             cache_dir: dir,
+            pooling: !off,
         }
+    }
+
+    /// Whether core modules loaded from now on may run in pooled instances (default: yes).
+    /// Without, every call maps, faults in and unmaps its instance's memory afresh: slower, but
+    /// nothing is reserved ahead (a pool reserves address space for its slots, which a process
+    /// limited in virtual memory may not have).
+    pub fn pooling(mut self, on: bool) -> Runtime {
+        self.pooling = on;
+        self
     }
 
     /// The engine for `stack`; `pooled` (a module's memory and table caps) gives one whose
@@ -418,13 +438,23 @@ impl Runtime {
                 let caps = (lim.memory_bytes, lim.table_elements);
                 // (A pooled engine refuses to compile what does not fit; the other engine then
                 // compiles it, or says why it cannot.)
-                let pooled = self.engine(lim.stack_bytes, Some(caps)).map_err(err)?;
-                let (m, cached) = match self.compile_core(&pooled.engine, &bytes, &sha) {
-                    Ok((m, cached)) if fits_pool(&m.resources_required(), caps) => {
-                        pool = pooled;
+                let pooled = match self.pooling {
+                    true => Some(self.engine(lim.stack_bytes, Some(caps)).map_err(err)?),
+                    false => None,
+                };
+                let fitted =
+                    pooled.and_then(|p| match self.compile_core(&p.engine, &bytes, &sha) {
+                        Ok((m, cached)) if fits_pool(&m.resources_required(), caps) => {
+                            Some((p, m, cached))
+                        }
+                        _ => None,
+                    });
+                let (m, cached) = match fitted {
+                    Some((p, m, cached)) => {
+                        pool = p;
                         (m, cached)
                     }
-                    _ => self.compile_core(&pool.engine, &bytes, &sha).map_err(err)?,
+                    None => self.compile_core(&pool.engine, &bytes, &sha).map_err(err)?,
                 };
                 let engine = &pool.engine;
                 let imports: Vec<String> = m

@@ -525,6 +525,22 @@ fn a_module_the_pool_cannot_hold_runs_in_a_fresh_mapping() {
 }
 
 #[test]
+fn pooling_can_be_turned_off() {
+    let fx = Fixture::new();
+    let path = fx.write("plain.wasm", &rule_wat(META, "", PASS_ONE.as_bytes(), ""));
+    let spec = RuleSpec {
+        path,
+        ..Default::default()
+    };
+    assert!(fx.rt.load(&spec).unwrap().pooled());
+    let off = Runtime::with_cache(None).pooling(false);
+    let module = off.load(&spec).unwrap();
+    assert!(!module.pooled());
+    let r = scan(module.checks().unwrap());
+    assert!(r.iter().all(|(s, _)| *s == Status::Pass), "{r:?}");
+}
+
+#[test]
 fn more_threads_than_pool_slots_wait_for_one_instead_of_failing() {
     // Each call spins a while, so that many instances are alive at once: far more threads than
     // the pool has slots (at least 16, twice the cores) call at the same time.
