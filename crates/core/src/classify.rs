@@ -657,11 +657,9 @@ classification:
         );
     }
 
-    #[test]
-    fn counting_gives_the_same_plan_tags_and_verdicts_without_explaining_passes() {
-        let s = scheme(Y);
-        let mut cases = Vec::new();
-        // All valid, nothing to change: every verdict passes, the plan is empty.
+    /// A bucket of account 111111111111 whose five governed tags are all valid, and that the
+    /// scheme `Y` leaves as it is.
+    fn all_valid() -> Resource {
         let mut r = Resource::new("arn:aws:s3:::prod-a", "AWS::S3::Bucket");
         r.account_id = "111111111111".into();
         for (k, v) in [
@@ -673,6 +671,15 @@ classification:
         ] {
             r.tags.insert(k.into(), v.into());
         }
+        r
+    }
+
+    #[test]
+    fn counting_gives_the_same_plan_tags_and_verdicts_without_explaining_passes() {
+        let s = scheme(Y);
+        let mut cases = Vec::new();
+        // All valid, nothing to change: every verdict passes, the plan is empty.
+        let mut r = all_valid();
         cases.push(r.clone());
         // Overwritten although valid, missing, not allowed.
         r.tags.insert("AssetGrade".into(), "A".into());
@@ -714,17 +721,7 @@ classification:
     #[test]
     fn the_tag_map_is_copied_only_when_the_plan_changes_it() {
         let s = scheme(Y);
-        let mut r = Resource::new("arn:aws:s3:::prod-a", "AWS::S3::Bucket");
-        r.account_id = "111111111111".into();
-        for (k, v) in [
-            ("Environment", "prod"),
-            ("Owner", "ops"),
-            ("DataClassification", "public"),
-            ("Confidentiality", "1"),
-            ("AssetGrade", "C"),
-        ] {
-            r.tags.insert(k.into(), v.into());
-        }
+        let mut r = all_valid();
         for c in [s.classify(&r, None), s.classify_counting(&r, None)] {
             assert!(c.plan.changes.is_empty());
             assert_eq!(c.changed_tags, None);
@@ -742,33 +739,13 @@ classification:
         assert_eq!(c.changed_tags.as_ref(), Some(&want));
         assert_eq!(c.effective_tags(&r.tags), &want);
         assert_ne!(c.effective_tags(&r.tags), &r.tags);
-        // Every change refused: nothing changes.
-        let s = scheme(
-            "version: 1\nclassification:\n  tags:\n    - key: Owner\n      derive:\n        - from: event.creator-name\n",
-        );
-        let r = Resource::new("arn:aws:s3:::b", "AWS::S3::Bucket");
-        let ev = CreationEvent {
-            creator_name: Some("bad;name".into()),
-            ..Default::default()
-        };
-        let c = s.classify(&r, Some(&ev));
-        assert!(!c.plan.refused.is_empty());
-        assert_eq!(c.changed_tags, None);
+        // Every change refused: nothing changes (`invalid_values_are_refused_before_writing`).
     }
 
     #[test]
     fn a_resource_over_the_tag_limit_is_refused_even_without_a_change() {
         let s = scheme(Y);
-        let mut r = Resource::new("arn:aws:s3:::prod-a", "AWS::S3::Bucket");
-        for (k, v) in [
-            ("Environment", "prod"),
-            ("Owner", "ops"),
-            ("DataClassification", "public"),
-            ("Confidentiality", "1"),
-            ("AssetGrade", "C"),
-        ] {
-            r.tags.insert(k.into(), v.into());
-        }
+        let mut r = all_valid();
         for i in 0..crate::tags::MAX_TAGS {
             r.tags.insert(format!("extra-{i}"), "x".into());
         }
@@ -809,6 +786,7 @@ classification:
         };
         let c = s.classify(&r, Some(&ev));
         assert!(c.plan.changes.is_empty());
+        assert_eq!(c.changed_tags, None, "a refused change changes no tag");
         assert!(c.plan.refused[0].contains("`;`"), "{:?}", c.plan.refused);
         assert!(
             c.verdicts[0].message.contains("refused"),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use assetwarden_core::check::Check;
 use assetwarden_core::finding::Status;
 use assetwarden_core::{Engine, Resource};
-use assetwarden_rules_wasm::{Limits, RuleSpec, Runtime};
+use assetwarden_rules_wasm::{Limits, RuleModule, RuleSpec, Runtime};
 
 const META: &str = r#"{"abi":1,"rules":[{"id":"test.hostile","title":"Hostile test rule","severity":"high","resource_types":["AWS::S3::Bucket"],"reads":["resourceId"]}]}"#;
 const PASS_ONE: &str = r#"[{"i":0,"status":"pass"}]"#;
@@ -60,6 +60,16 @@ impl Fixture {
         let p = self.dir.path().join(name);
         std::fs::write(&p, bytes).unwrap();
         p
+    }
+
+    /// The module at `path`, loaded with the default limits.
+    fn module(&self, path: PathBuf) -> Arc<RuleModule> {
+        self.rt
+            .load(&RuleSpec {
+                path,
+                ..Default::default()
+            })
+            .unwrap()
     }
 
     fn load(&self, name: &str, wat: &str) -> Result<Vec<Arc<dyn Check>>, String> {
@@ -486,13 +496,7 @@ fn no_memory_survives_from_one_call_to_the_next() {
         "memory-state.wasm",
         &rule_wat(META, &body, PASS_ONE.as_bytes(), &extra),
     );
-    let module = fx
-        .rt
-        .load(&RuleSpec {
-            path,
-            ..Default::default()
-        })
-        .unwrap();
+    let module = fx.module(path);
     assert!(module.pooled());
     for _ in 0..3 {
         let r = scan(module.checks().unwrap());
@@ -512,13 +516,7 @@ fn a_module_the_pool_cannot_hold_runs_in_a_fresh_mapping() {
             "(table 1 funcref) (table 1 funcref)",
         ),
     );
-    let module = fx
-        .rt
-        .load(&RuleSpec {
-            path,
-            ..Default::default()
-        })
-        .unwrap();
+    let module = fx.module(path);
     assert!(!module.pooled());
     let r = scan(module.checks().unwrap());
     assert!(r.iter().all(|(s, _)| *s == Status::Pass), "{r:?}");
@@ -556,13 +554,7 @@ fn more_threads_than_pool_slots_wait_for_one_instead_of_failing() {
         ),
     );
     let path = fx.write("spin.wasm", &wat);
-    let module = fx
-        .rt
-        .load(&RuleSpec {
-            path,
-            ..Default::default()
-        })
-        .unwrap();
+    let module = fx.module(path);
     assert!(module.pooled());
     let check = module.checks().unwrap().pop().unwrap();
     let r = Resource::new("arn:aws:s3:::spin", "AWS::S3::Bucket");

@@ -419,17 +419,22 @@ mod tests {
         assert!(cat.iter().any(|m| !m.references.cis.is_empty()));
     }
 
-    #[test]
-    fn a_pass_nobody_keeps_has_the_same_verdict_without_its_costly_evidence() {
-        let cat = builtin_checks();
-        let ssh = cat
-            .iter()
+    /// The built-in SSH check and a security group with no configuration yet.
+    fn ssh_check_and_group() -> (Arc<dyn Check>, Resource) {
+        let ssh = builtin_checks()
+            .into_iter()
             .find(|c| c.meta().id == "aws.ec2.sg-no-ssh-from-internet")
             .unwrap();
-        let mut r = Resource::new(
+        let r = Resource::new(
             "arn:aws:ec2:us-east-1:111122223333:security-group/sg-1",
             "AWS::EC2::SecurityGroup",
         );
+        (ssh, r)
+    }
+
+    #[test]
+    fn a_pass_nobody_keeps_has_the_same_verdict_without_its_costly_evidence() {
+        let (ssh, mut r) = ssh_check_and_group();
         let open = |from: i64| {
             serde_json::json!({"ipProtocol": "tcp", "fromPort": from, "toPort": from,
                 "ipRanges": [{"cidrIp": "0.0.0.0/0"}]})
@@ -463,15 +468,7 @@ mod tests {
 
     #[test]
     fn open_ranges_are_found_under_every_spelling_of_the_range_lists() {
-        let cat = builtin_checks();
-        let ssh = cat
-            .iter()
-            .find(|c| c.meta().id == "aws.ec2.sg-no-ssh-from-internet")
-            .unwrap();
-        let mut r = Resource::new(
-            "arn:aws:ec2:us-east-1:111122223333:security-group/sg-1",
-            "AWS::EC2::SecurityGroup",
-        );
+        let (ssh, mut r) = ssh_check_and_group();
         let (params, tags) = (serde_json::Map::new(), crate::tags::Tags::new());
         let ctx = EvalContext {
             params: &params,
