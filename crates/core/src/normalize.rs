@@ -56,7 +56,7 @@ fn pascal_key(k: &str) -> bool {
 }
 
 /// Keys whose values are maps of user data (their keys are left alone).
-const DATA_MAPS: &[&str] = &["Variables", "Tags", "tags", "variables"];
+pub(crate) const DATA_MAPS: &[&str] = &["Variables", "Tags", "tags", "variables"];
 
 /// Lower-camel-cases every key the way AWS Config does (first character only).
 pub fn camel(v: &Value) -> Value {
@@ -81,7 +81,7 @@ pub fn pascal(v: &Value) -> Value {
 }
 
 /// [`camel`] by value: keys are rewritten, values moved rather than copied.
-fn camel_owned(v: Value) -> Value {
+pub(crate) fn camel_owned(v: Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.into_iter()
@@ -91,26 +91,30 @@ fn camel_owned(v: Value) -> Value {
                     } else {
                         camel_owned(x)
                     };
-                    let mut c = k.chars();
-                    let key = match c.next() {
-                        Some(f) if f.is_ascii_lowercase() || !f.is_alphabetic() => k,
-                        // The key's own buffer, its first byte lower-cased: no copy.
-                        Some(f) if f.is_ascii_uppercase() => {
-                            let mut k = k;
-                            if let Some(first) = k.get_mut(..1) {
-                                first.make_ascii_lowercase();
-                            }
-                            k
-                        }
-                        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
-                        None => String::new(),
-                    };
-                    (key, x2)
+                    (camel_key(k), x2)
                 })
                 .collect(),
         ),
         Value::Array(a) => Value::Array(a.into_iter().map(camel_owned).collect()),
         other => other,
+    }
+}
+
+/// A key with its first character lower-cased, as [`camel`] writes it.
+pub(crate) fn camel_key(k: String) -> String {
+    let mut c = k.chars();
+    match c.next() {
+        Some(f) if f.is_ascii_lowercase() || !f.is_alphabetic() => k,
+        // The key's own buffer, its first byte lower-cased: no copy.
+        Some(f) if f.is_ascii_uppercase() => {
+            let mut k = k;
+            if let Some(first) = k.get_mut(..1) {
+                first.make_ascii_lowercase();
+            }
+            k
+        }
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => String::new(),
     }
 }
 
@@ -215,6 +219,9 @@ const E_CREATED: usize = 7;
 pub(crate) struct Envelope {
     slots: [Option<String>; ENVELOPE_KEYS.len()],
     tags: Option<Tags>,
+    /// Whether the parser already camel-cased the configuration's keys, as the conversion of a
+    /// Describe-shaped configuration would ([`crate::projection`]).
+    pub(crate) camel_config: bool,
 }
 
 impl Envelope {
@@ -321,7 +328,7 @@ fn str_field<'a>(m: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a str> {
 }
 
 /// Types AWS Config records in the CloudFormation registry's Pascal case.
-fn pascal_type(t: &str) -> bool {
+pub(crate) fn pascal_type(t: &str) -> bool {
     matches!(
         t,
         "AWS::ECR::Repository"
@@ -495,7 +502,12 @@ pub(crate) fn config_item_parts(
                 config = pascal(&config);
             }
         } else if describe_shaped {
-            let conv = from_describe_owned(&r.resource_type, std::mem::take(&mut config), true);
+            let conv = from_describe_keyed(
+                &r.resource_type,
+                std::mem::take(&mut config),
+                true,
+                env.camel_config,
+            );
             config = conv.configuration;
             for (k, v) in conv.supplementary {
                 supp.entry(k).or_insert(v);
@@ -894,6 +906,11 @@ pub fn from_describe(rtype: &str, item: &Value, complete: bool) -> Converted {
 
 /// [`from_describe`], taking the item by value (its parts are moved, not copied).
 pub fn from_describe_owned(rtype: &str, item: Value, complete: bool) -> Converted {
+    from_describe_keyed(rtype, item, complete, false)
+}
+
+/// [`from_describe_owned`] of an item whose keys are camel-cased already (`camel_done`).
+fn from_describe_keyed(rtype: &str, item: Value, complete: bool, camel_done: bool) -> Converted {
     let mut supp = Map::new();
     let mut unobserved = Vec::new();
     if rtype == "AWS::S3::Bucket" {
@@ -921,7 +938,7 @@ pub fn from_describe_owned(rtype: &str, item: Value, complete: bool) -> Converte
             unobserved,
         };
     }
-    let mut c = camel_owned(item);
+    let mut c = if camel_done { item } else { camel_owned(item) };
     if let Value::Object(m) = &mut c {
         m.remove("tags");
         m.remove("tagList");

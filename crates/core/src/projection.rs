@@ -21,6 +21,7 @@
 //! the item has no `tags` of its own: when the item's `tags` come before its configuration, the
 //! list is skipped unless a check declares it reads it.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -172,50 +173,70 @@ impl Projection {
     /// exports) is read twice: once to learn the type, skipping the configuration, then with
     /// that type's keys.
     pub fn parse(&self, bytes: &[u8]) -> serde_json::Result<(Value, Option<bool>)> {
-        let (env, v, shape) = self.parse_read(|| serde_json::de::SliceRead::new(bytes))?;
+        let (env, v, shape) = self.parse_read(|| serde_json::de::SliceRead::new(bytes), false)?;
         Ok((restored(env, v), shape))
     }
 
     /// [`Projection::parse`] of a record already known to be UTF-8 (validated once, as a whole,
     /// by the caller): its strings are not validated again one by one.
     pub fn parse_str(&self, text: &str) -> serde_json::Result<(Value, Option<bool>)> {
-        let (env, v, shape) = self.parse_parts(text)?;
+        let (env, v, shape) = self.parse_read(|| serde_json::de::StrRead::new(text), false)?;
         Ok((restored(env, v), shape))
     }
 
     /// [`Projection::parse_str`] with the envelope's string fields in their slots, out of the
     /// record's map (see [`Envelope`]).
+    ///
+    /// A Describe-shaped configuration's kept keys are camel-cased while parsing, as its
+    /// conversion would (`Envelope::camel_config` says so); a record that turns out not to need
+    /// it, or whose camel-cased keys would collide, is parsed again without.
     pub(crate) fn parse_parts(
         &self,
         text: &str,
     ) -> serde_json::Result<(Envelope, Value, Option<bool>)> {
-        self.parse_read(|| serde_json::de::StrRead::new(text))
+        self.parse_read(|| serde_json::de::StrRead::new(text), true)
     }
 
     fn parse_read<'de, R: serde_json::de::Read<'de>>(
         &self,
         read: impl Fn() -> R,
+        camel: bool,
     ) -> serde_json::Result<(Envelope, Value, Option<bool>)> {
-        let first = self.parse_with(read(), None)?;
-        if !first.deferred {
-            return Ok((first.env, first.value, first.shape));
+        let first = self.parse_with(read(), None, camel)?;
+        let out = if first.deferred {
+            let rtype = first.env.resource_type();
+            let keep = self.keep_for(rtype);
+            let has_tags = first.env.has_tags() || first.value.get("tags").is_some();
+            let skip_tags = self.skips_tag_list(rtype, has_tags);
+            self.parse_with(read(), Some((keep, skip_tags)), false)?
+        } else {
+            first
+        };
+        // Camel-cased on a guess (the first key): right only for a Describe-shaped whole whose
+        // keys did not collide once camel-cased; otherwise read again as it is.
+        if out.env.camel_config && (out.shape != Some(true) || out.collided) {
+            return self.parse_read(read, false);
         }
-        let rtype = first.env.resource_type();
-        let keep = self.keep_for(rtype);
-        let has_tags = first.env.has_tags() || first.value.get("tags").is_some();
-        let skip_tags = self.skips_tag_list(rtype, has_tags);
-        let second = self.parse_with(read(), Some((keep, skip_tags)))?;
-        Ok((second.env, second.value, second.shape))
+        Ok((out.env, out.value, out.shape))
     }
 
     fn parse_with<'de, R: serde_json::de::Read<'de>>(
         &self,
         read: R,
         keep: Option<(&Keep, bool)>,
+        camel: bool,
     ) -> serde_json::Result<Parsed> {
         let mut de = serde_json::Deserializer::new(read);
-        let out = Record { proj: self, keep }.deserialize(&mut de)?;
+        let collided = Cell::new(false);
+        let mut out = Record {
+            proj: self,
+            keep,
+            camel,
+            collided: &collided,
+        }
+        .deserialize(&mut de)?;
         de.end()?;
+        out.collided = collided.get();
         Ok(out)
     }
 }
@@ -407,6 +428,10 @@ struct Record<'p> {
     proj: &'p Projection,
     /// What to keep when known before the type is read, and whether to skip the tag list.
     keep: Option<(&'p Keep, bool)>,
+    /// Whether a configuration may be camel-cased while parsed (see [`Projection::parse_parts`]).
+    camel: bool,
+    /// Set when camel-cased keys collided.
+    collided: &'p Cell<bool>,
 }
 
 /// A record parsed: the envelope's string fields, the rest of the record, whether its
@@ -417,6 +442,8 @@ struct Parsed {
     value: Value,
     shape: Option<bool>,
     deferred: bool,
+    /// Whether camel-cased keys collided (the record is then read again without).
+    collided: bool,
 }
 
 impl Parsed {
@@ -426,6 +453,7 @@ impl Parsed {
             value,
             shape: None,
             deferred: false,
+            collided: false,
         }
     }
 }
@@ -449,10 +477,16 @@ impl<'de> Visitor<'de> for Record<'_> {
         let mut in_map: u16 = 0;
         let mut shape = None;
         let mut deferred = false;
+        let mut camel_config = false;
         while let Some(k) = map.next_key::<Key<'de>>()? {
             if k.as_str() == "configuration" && !out.contains_key("configuration") && !deferred {
                 let rtype = env.resource_type();
                 let has_tags = env.has_tags() || out.contains_key("tags");
+                // Camel-cased while parsed only for a type whose Describe shape converts that way.
+                let camel = match (self.keep, rtype) {
+                    (None, Some(t)) if self.camel => t != S3_BUCKET && !normalize::pascal_type(t),
+                    _ => false,
+                };
                 let (keep, skip_tags) = match (self.keep, rtype) {
                     (Some(k), _) => k,
                     (None, Some(t)) => (
@@ -465,8 +499,14 @@ impl<'de> Visitor<'de> for Record<'_> {
                         continue;
                     }
                 };
-                let (v, s) = map.next_value_seed(Config { keep, skip_tags })?;
+                let (v, s, camel_cased) = map.next_value_seed(Config {
+                    keep,
+                    skip_tags,
+                    camel: if camel { None } else { Some(false) },
+                    collided: self.collided,
+                })?;
                 shape = s;
+                camel_config = camel_cased;
                 out.insert(k.into_string(), v);
             } else if k.as_str() == "tags" {
                 // A map of strings goes to the envelope, anything else to the map; a repeated
@@ -491,6 +531,7 @@ impl<'de> Visitor<'de> for Record<'_> {
                 if k.as_str() == "configuration" {
                     shape = None;
                     deferred = false;
+                    camel_config = false;
                 }
                 // An envelope string goes to its slot, anything else to the map; a repeated key
                 // takes the place of the earlier value, wherever that was.
@@ -513,11 +554,13 @@ impl<'de> Visitor<'de> for Record<'_> {
                 }
             }
         }
+        env.camel_config = camel_config;
         Ok(Parsed {
             env,
             value: Value::Object(out),
             shape,
             deferred,
+            collided: false,
         })
     }
     // Anything else is not a configuration item: parse it whole.
@@ -582,38 +625,134 @@ struct Config<'k> {
     keep: &'k Keep,
     /// Skip the tag list (`Tags`, `TagList`) although `keep` holds it.
     skip_tags: bool,
+    /// Camel-case the kept keys (`Some(false)`: never; `None`: when the first key is in
+    /// Pascal case, a guess the caller checks against the shape of the whole).
+    camel: Option<bool>,
+    /// Set when two kept keys are the same once camel-cased.
+    collided: &'k Cell<bool>,
 }
 
 impl<'de> DeserializeSeed<'de> for Config<'_> {
-    type Value = (Value, Option<bool>);
+    type Value = (Value, Option<bool>, bool);
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for Config<'_> {
-    type Value = (Value, Option<bool>);
+    type Value = (Value, Option<bool>, bool);
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = Map::new();
         let (mut total, mut pascal) = (0usize, 0usize);
+        let mut camel = self.camel;
         while let Some(k) = map.next_key::<Key<'de>>()? {
             total += 1;
-            if k.as_str().starts_with(|c: char| c.is_ascii_uppercase()) {
+            let upper = k.as_str().starts_with(|c: char| c.is_ascii_uppercase());
+            if upper {
                 pascal += 1;
             }
+            let camel_cased = *camel.get_or_insert(upper);
             if self.keep.keeps(k.as_str()) && !(self.skip_tags && is_tag_list(k.as_str())) {
-                let v: Value = map.next_value()?;
-                out.insert(k.into_string(), v);
+                if camel_cased {
+                    let v = camel_value(&mut map, k.as_str(), self.collided)?;
+                    let key = normalize::camel_key(k.into_string());
+                    if out.contains_key(&key) {
+                        self.collided.set(true);
+                    }
+                    out.insert(key, v);
+                } else {
+                    let v: Value = map.next_value()?;
+                    out.insert(k.into_string(), v);
+                }
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok((Value::Object(out), Some(total > 0 && pascal * 2 > total)))
+        Ok((
+            Value::Object(out),
+            Some(total > 0 && pascal * 2 > total),
+            camel == Some(true),
+        ))
     }
-    visit_whole!(|v| (v, None));
+    visit_whole!(|v| (v, None, false));
+}
+
+/// The value of `key` camel-cased as normalisation would: every key below it, except inside the
+/// data maps (`Tags`, `Variables`) when they are maps.
+fn camel_value<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    key: &str,
+    collided: &Cell<bool>,
+) -> Result<Value, A::Error> {
+    if normalize::DATA_MAPS.contains(&key) {
+        let v: Value = map.next_value()?;
+        return Ok(if v.is_object() {
+            v
+        } else {
+            normalize::camel_owned(v)
+        });
+    }
+    map.next_value_seed(CamelValue(collided))
+}
+
+/// A value whose map keys are camel-cased while parsed ([`normalize::camel_owned`] of it).
+struct CamelValue<'c>(&'c Cell<bool>);
+
+impl<'de> DeserializeSeed<'de> for CamelValue<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CamelValue<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<Key<'de>>()? {
+            let v = camel_value(&mut map, k.as_str(), self.0)?;
+            let key = normalize::camel_key(k.into_string());
+            if out.contains_key(&key) {
+                self.0.set(true);
+            }
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(CamelValue(self.0))? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
 }
 
 #[cfg(test)]
@@ -768,6 +907,71 @@ mod tests {
         let pr = b.build();
         let line = br#"{"resourceType":"AWS::EC2::Volume","tags":{"A":"b"},"configuration":{"Encrypted":true,"Tags":[]}}"#;
         assert_eq!(conf(&pr.parse(line).unwrap().0), ["Tags"]);
+    }
+
+    #[test]
+    fn describe_keys_camel_cased_while_parsing_make_the_resource_normalisation_makes() {
+        // Everything kept, so that every key is camel-cased by the parser when it guesses so.
+        let mut b = Projection::builder();
+        b.all(&["*".into()]);
+        let all = b.build();
+        let head = |t: &str| {
+            format!(
+                r#""arn":"arn:aws:ec2:us-east-1:111122223333:x/1","resourceType":"{t}","tags":{{"A":"b"}}"#
+            )
+        };
+        let sg = head("AWS::EC2::SecurityGroup");
+        let lines = [
+            // Describe-shaped: nested maps and lists of maps.
+            format!(
+                r#"{{{sg},"configuration":{{"GroupName":"g","IpPermissions":[{{"IpProtocol":"tcp","IpRanges":[{{"CidrIp":"0.0.0.0/0"}}],"FromPort":22}}],"VpcId":"v"}}}}"#
+            ),
+            // Data maps: `Tags` as a map is kept as it is, as a list it is camel-cased.
+            format!(
+                r#"{{{},"configuration":{{"FunctionName":"f","Runtime":"python3.8","Environment":{{"Variables":{{"Key":"V"}}}},"Tags":{{"Team":"x"}}}}}}"#,
+                head("AWS::Lambda::Function")
+            ),
+            format!(
+                r#"{{{sg},"configuration":{{"GroupName":"g","Tags":[{{"Key":"K","Value":"V"}}],"Owner":{{"Id":1}}}}}}"#
+            ),
+            // Keys that collide once camel-cased: read again, as normalisation resolves them.
+            format!(r#"{{{sg},"configuration":{{"GroupName":"g","groupName":"h","VpcId":"v"}}}}"#),
+            format!(r#"{{{sg},"configuration":{{"GroupName":"g","Nested":{{"A":1,"a":2}},"VpcId":"v"}}}}"#),
+            // ... also when the document's order is not the sorted one.
+            format!(
+                r#"{{{sg},"configuration":{{"VpcId":"v","groupName":"h","GroupName":"g","Other":1}}}}"#
+            ),
+            format!(r#"{{{sg},"configuration":{{"GroupName":"g","Nested":{{"a":2,"A":1}},"VpcId":"v"}}}}"#),
+            // Guessed wrong: the first key in Pascal case, most in camel case (not Describe-shaped).
+            format!(r#"{{{sg},"configuration":{{"GroupName":"g","vpcId":"v","ipPermissions":[]}}}}"#),
+            // The first key in camel case, most in Pascal case: Describe-shaped, not guessed.
+            format!(r#"{{{sg},"configuration":{{"groupName":"g","VpcId":"v","IpPermissions":[]}}}}"#),
+            // A first letter outside ASCII.
+            format!(r#"{{{sg},"configuration":{{"Éclair":{{"Ünit":1}},"GroupName":"g"}}}}"#),
+            // Types converted otherwise: Pascal-cased (ECS) or S3's own conversion.
+            format!(
+                r#"{{{},"configuration":{{"ServiceName":"s","DesiredCount":1}}}}"#,
+                head("AWS::ECS::Service")
+            ),
+            format!(r#"{{{},"configuration":{{"Name":"b","Acl":{{"Owner":{{"ID":"o"}}}}}}}}"#, head("AWS::S3::Bucket")),
+            // The type after the configuration: read twice, not camel-cased while parsed.
+            r#"{"configuration":{"GroupName":"g","VpcId":"v"},"arn":"arn:aws:ec2:us-east-1:111122223333:x/1","resourceType":"AWS::EC2::SecurityGroup"}"#.to_string(),
+            // A repeated configuration: the last one, parsed whole.
+            format!(r#"{{{sg},"configuration":{{"GroupName":"g"}},"configuration":{{"VpcId":"v"}}}}"#),
+        ];
+        let mut camel_cased = 0;
+        for line in &lines {
+            let (env, v, shape) = all.parse_parts(line).unwrap();
+            camel_cased += usize::from(env.camel_config);
+            let Value::Object(m) = v else {
+                panic!("not an object: {line}")
+            };
+            let typed = normalize::config_item_parts(env, m, shape);
+            let whole = normalize::config_item_shaped(serde_json::from_str(line).unwrap(), None);
+            assert_eq!(format!("{typed:?}"), format!("{whole:?}"), "{line}");
+        }
+        // The first three were camel-cased while parsed, the others read as they are.
+        assert_eq!(camel_cased, 3, "records camel-cased while parsed");
     }
 
     #[test]
