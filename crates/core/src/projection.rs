@@ -659,10 +659,9 @@ impl<'de> Visitor<'de> for Config<'_> {
                 if camel_cased {
                     let v = camel_value(&mut map, k.as_str(), self.collided)?;
                     let key = normalize::camel_key(k.into_string());
-                    if out.contains_key(&key) {
+                    if out.insert(key, v).is_some() {
                         self.collided.set(true);
                     }
-                    out.insert(key, v);
                 } else {
                     let v: Value = map.next_value()?;
                     out.insert(k.into_string(), v);
@@ -718,10 +717,9 @@ impl<'de> Visitor<'de> for CamelValue<'_> {
         while let Some(k) = map.next_key::<Key<'de>>()? {
             let v = camel_value(&mut map, k.as_str(), self.0)?;
             let key = normalize::camel_key(k.into_string());
-            if out.contains_key(&key) {
+            if out.insert(key, v).is_some() {
                 self.0.set(true);
             }
-            out.insert(key, v);
         }
         Ok(Value::Object(out))
     }
